@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# ktls top-level Makefile.
+#
+#   make            build kmod/ktls.ko and the userspace test programs
+#   make check      install what is missing, build, run every test in the VM
+#   make demo       install what is missing, build, move a file through ktls
+#   make clean
+#
+# KDIR selects the kernel build tree.  The default is the Debian 6.1 headers
+# matching the kernel the VM boots (resolved by scripts/deps); for the
+# running kernel of a real host: make KDIR=/lib/modules/$(uname -r)/build
+
+KTLS_CACHE ?= /var/cache/ktls
+export KTLS_CACHE
+KVER := $(shell cat $(KTLS_CACHE)/kver 2>/dev/null)
+KDIR ?= /usr/src/linux-headers-$(KVER)
+
+.PHONY: all kmod selftests deps check demo clean
+
+all: kmod selftests
+
+kmod:
+	@test -d "$(KDIR)" || { echo "KDIR '$(KDIR)' not found: run scripts/deps or set KDIR" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod W=1 modules
+
+selftests:
+	$(MAKE) -C selftests
+
+deps:
+	scripts/deps
+
+check: deps
+	$(MAKE) all
+	scripts/check
+
+demo: deps
+	$(MAKE) all
+	scripts/demo
+
+clean:
+	-test -d "$(KDIR)" && $(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean
+	$(MAKE) -C selftests clean
