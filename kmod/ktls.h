@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ktls - private declarations shared by the files of ktls.ko.
+ *
+ * Object model:
+ *
+ *   struct sock (TCP)
+ *     icsk_ulp_data -> struct ktls_ctx      one per socket with the ULP
+ *                        .tx  struct ktls_tx   (TX record state + crypto)
+ *                        .rx  struct ktls_rx   (RX parser state + crypto)
+ *                        .tx_ops / .rx_ops     per-direction data path
+ *
+ * Each direction runs through an ops table (struct ktls_tx_ops,
+ * struct ktls_rx_ops).  The software path (tx_sw.c, rx_sw.c) is the only
+ * implementation today; an offload path plugs in beside it by providing its
+ * own tables, without touching the socket layer in ulp.c.
+ *
+ * Locking (the order never varies):
+ *
+ *   ctx->tx_lock (mutex)   serialises every TX writer: sendmsg, sendpage,
+ *                          splice_eof and the deferred push work.  A writer
+ *                          may sleep waiting for socket memory, which drops
+ *                          the socket lock; tx_lock keeps a second writer
+ *                          from starting a record in the middle of ours.
+ *   socket lock            (lock_sock) protects all of struct ktls_tx and
+ *                          struct ktls_rx.  The RX parser also runs from
+ *                          sk_data_ready, where the socket is either
+ *                          bh-locked and not owned, or owned by the task
+ *                          that is processing the backlog; both exclude
+ *                          every other user of the RX state.
+ *   sk->sk_callback_lock   taken to swap sk_data_ready / sk_write_space /
+ *                          sk_prot / socket ops on attach and close.
+ *
+ * Lockless readers: poll reads rx.ready, rx.err and rx.pt_len with
+ * READ_ONCE; writers use WRITE_ONCE.
+ */
+#ifndef _KTLS_H
+#define _KTLS_H
+
+#include <linux/types.h>
+#include <linux/mutex.h>
+#include <linux/workqueue.h>
+#include <linux/scatterlist.h>
+#include <linux/tls.h>
+#include <crypto/aead.h>
+#include <net/sock.h>
+#include <net/inet_connection_sock.h>
+
+#define KTLS_ULP_NAME		"ktls"
+
+#define KTLS_HEADER_SIZE	5	/* type(1) version(2) length(2) */
+#define KTLS_MAX_PAYLOAD	16384	/* 2^14 bytes of plaintext */
+#define KTLS_NONCE_SIZE		12	/* every TLS AEAD uses a 96-bit nonce */
+#define KTLS_SEQ_SIZE		8
+#define KTLS_AAD_MAX		13	/* TLS 1.2: seq(8) type(1) ver(2) len(2) */
+#define KTLS_TAG_MAX		16
+
+#define KTLS_TYPE_CHANGE_CIPHER	20
+#define KTLS_TYPE_ALERT		21
+#define KTLS_TYPE_HANDSHAKE	22
+#define KTLS_TYPE_DATA		23
+
+/* Room for the largest record body we accept without its explicit nonce:
+ * 2^14 of plaintext, the TLS 1.3 inner type byte, and the tag (the tag is
+ * only stored when a record has to be copied out of the TCP queue). */
+#define KTLS_RX_BUF_SIZE	(KTLS_MAX_PAYLOAD + 1 + KTLS_TAG_MAX)
+/* Source entries for decrypting straight from the TCP queue's skbs; a
+ * record more fragmented than this is copied out first. */
+#define KTLS_RX_SG_MAX		(2 * (MAX_SKB_FRAGS + 1))
+#define KTLS_RX_BUF_PAGES	DIV_ROUND_UP(KTLS_RX_BUF_SIZE, PAGE_SIZE)
+
+/* How a record of this cipher is built; one static entry per cipher. */
+struct ktls_cipher {
+	u16 type;		/* TLS_CIPHER_* */
+	u16 info_size;		/* exact size of its struct tls12_crypto_info_* */
+	u8 key_size;
+	u8 salt_size;
+	u8 iv_size;		/* the crypto_info iv field */
+	u8 tag_size;
+	bool xor_nonce_12;	/* TLS 1.2 also XORs seq into a 12-byte iv */
+	const char *alg;	/* kernel crypto API name */
+};
+
+/* Per-direction constants derived from (version, cipher). */
+struct ktls_prot {
+	const struct ktls_cipher *cipher;
+	u16 version;		/* TLS_1_2_VERSION or TLS_1_3_VERSION */
+	u8 prepend;		/* header + explicit nonce on the wire */
+	u8 tail;		/* inner type byte (1.3) + tag */
+	u8 aad_size;
+	u8 explicit_nonce;	/* bytes of nonce carried in each record */
+};
+
+/* Crypto state of one direction. */
+struct ktls_dir {
+	struct crypto_aead *aead;
+	struct aead_request *req;	/* reused for every record */
+	struct crypto_wait wait;
+	struct scatterlist sg_aad;
+	u8 aad[KTLS_AAD_MAX];
+	u8 nonce[KTLS_NONCE_SIZE];	/* salt || iv, iv advanced for 1.2 */
+	u8 seq[KTLS_SEQ_SIZE];		/* next record sequence number */
+	bool exhausted;			/* seq wrapped: no record may follow */
+	/* What setsockopt installed; getsockopt returns it with the current
+	 * iv and seq.  Holds the key: wiped on free. */
+	union {
+		struct tls_crypto_info info;
+		struct tls12_crypto_info_aes_gcm_128 gcm128;
+		struct tls12_crypto_info_aes_gcm_256 gcm256;
+		struct tls12_crypto_info_aes_ccm_128 ccm128;
+		struct tls12_crypto_info_chacha20_poly1305 chacha;
+	} info;
+};
+
+/* A contiguous piece of a TX record; holds one page reference. */
+struct ktls_frag {
+	struct page *page;
+	u32 off;
+	u32 len;
+};
+
+#define KTLS_TX_FRAGS	16
+
+struct ktls_tx {
+	struct ktls_dir d;
+	struct page_frag pfrag;		/* pages records are built in */
+	/* The record being filled (open) or being pushed to TCP (sealed). */
+	struct ktls_frag frags[KTLS_TX_FRAGS];
+	struct scatterlist sg[KTLS_TX_FRAGS + 1];
+	u8 nfrags;
+	bool open;		/* accepting more plaintext */
+	bool sealed;		/* encrypted, waiting for TCP to take it */
+	u8 type;		/* content type of the open record */
+	u32 len;		/* plaintext bytes in the open record */
+	u32 push_frag;		/* sealed: next frag to hand to TCP */
+	u32 push_off;		/* sealed: offset inside that frag */
+	bool in_push;		/* inside do_tcp_sendpages() */
+	int err;		/* sticky, negative */
+	struct work_struct work;	/* finishes a push after write_space */
+};
+
+struct ktls_rx {
+	struct ktls_dir d;
+	/* Parser: the record at copied_seq in the TCP receive queue. */
+	u32 rec_len;		/* whole record incl. header; 0 = unknown */
+	bool ready;		/* a whole record sits in the TCP queue */
+	int err;		/* sticky, negative */
+	/* The decrypted record being delivered. */
+	struct page *pages[KTLS_RX_BUF_PAGES];
+	struct scatterlist sg_dst[KTLS_RX_BUF_PAGES + 1];
+	struct scatterlist *sg_src;	/* KTLS_RX_SG_MAX entries */
+	u32 pt_len;		/* bytes of plaintext still to deliver */
+	u32 pt_off;
+	u8 pt_type;
+};
+
+struct ktls_ctx;
+
+struct ktls_tx_ops {
+	int (*sendmsg)(struct sock *sk, struct msghdr *msg, size_t size);
+	int (*sendpage)(struct sock *sk, struct page *page, int offset,
+			size_t size, int flags);
+	void (*flush)(struct sock *sk);		/* splice_eof */
+	void (*release)(struct sock *sk, struct ktls_ctx *ctx); /* at close */
+	void (*free)(struct ktls_ctx *ctx);
+};
+
+struct ktls_rx_ops {
+	int (*recvmsg)(struct sock *sk, struct msghdr *msg, size_t len,
+		       int flags, int *addr_len);
+	bool (*readable)(struct ktls_ctx *ctx);
+	void (*data_ready)(struct sock *sk);
+	void (*free)(struct ktls_ctx *ctx);
+};
+
+enum ktls_conf {
+	KTLS_CONF_BASE,		/* direction not configured: plain TCP */
+	KTLS_CONF_SW,		/* software record layer */
+	KTLS_CONF_NUM,
+};
+
+struct ktls_ctx {
+	struct sock *sk;
+	u8 tx_conf;		/* enum ktls_conf */
+	u8 rx_conf;
+	struct ktls_prot prot;	/* shared: TX and RX must agree */
+	const struct ktls_tx_ops *tx_ops;
+	const struct ktls_rx_ops *rx_ops;
+	struct mutex tx_lock;
+	struct ktls_tx tx;
+	struct ktls_rx rx;
+
+	/* What the socket had before we attached. */
+	struct proto *sk_proto;
+	const struct proto_ops *sk_ops;
+	void (*sk_data_ready)(struct sock *sk);
+	void (*sk_write_space)(struct sock *sk);
+
+	struct rcu_head rcu;
+};
+
+static inline struct ktls_ctx *ktls_get_ctx(const struct sock *sk)
+{
+	/* The ULP owns icsk_ulp_data; the pointer is stable from attach to
+	 * close, and close runs with no other user of the socket left. */
+	return (__force struct ktls_ctx *)inet_csk(sk)->icsk_ulp_data;
+}
+
+/* ulp.c */
+int ktls_ulp_register(void);
+void ktls_ulp_unregister(void);
+void ktls_update_sk_prot(struct sock *sk, struct ktls_ctx *ctx);
+void ktls_err_abort(struct sock *sk, int err);
+
+/* sockopt.c */
+int ktls_setsockopt(struct sock *sk, int level, int optname,
+		    sockptr_t optval, unsigned int optlen);
+int ktls_getsockopt(struct sock *sk, int level, int optname,
+		    char __user *optval, int __user *optlen);
+
+/* cipher.c */
+const struct ktls_cipher *ktls_cipher_find(u16 type);
+int ktls_prot_init(struct ktls_prot *prot, u16 version,
+		   const struct ktls_cipher *cipher);
+int ktls_dir_init(struct ktls_dir *d, const struct ktls_prot *prot,
+		  const struct tls_crypto_info *info);
+void ktls_dir_free(struct ktls_dir *d);
+void ktls_dir_nonce(const struct ktls_dir *d, const struct ktls_prot *prot,
+		    u8 *nonce);
+int ktls_dir_advance(struct ktls_dir *d, const struct ktls_prot *prot);
+void ktls_dir_aad(struct ktls_dir *d, const struct ktls_prot *prot,
+		  u8 type, u32 plain_len, const u8 *header);
+void ktls_dir_export(const struct ktls_dir *d, const struct ktls_prot *prot,
+		     struct tls_crypto_info *out);
+
+/* tx_sw.c */
+extern const struct ktls_tx_ops ktls_tx_sw_ops;
+int ktls_tx_sw_init(struct sock *sk, struct ktls_ctx *ctx);
+void ktls_tx_write_space(struct sock *sk);
+
+/* rx_sw.c */
+extern const struct ktls_rx_ops ktls_rx_sw_ops;
+int ktls_rx_sw_init(struct sock *sk, struct ktls_ctx *ctx);
+__poll_t ktls_poll(struct file *file, struct socket *sock,
+		   struct poll_table_struct *wait);
+
+/* stats.c */
+enum ktls_stat {
+	KTLS_STAT_CURR_TX_SW,
+	KTLS_STAT_CURR_RX_SW,
+	KTLS_STAT_CURR_TX_DEVICE,
+	KTLS_STAT_CURR_RX_DEVICE,
+	KTLS_STAT_TX_SW,
+	KTLS_STAT_RX_SW,
+	KTLS_STAT_TX_DEVICE,
+	KTLS_STAT_RX_DEVICE,
+	KTLS_STAT_DECRYPT_ERROR,
+	KTLS_STAT_RX_DEVICE_RESYNC,
+	KTLS_STAT_DECRYPT_RETRY,
+	KTLS_STAT_RX_NO_PAD_VIOLATION,
+	KTLS_STAT_RX_REKEY_OK,
+	KTLS_STAT_RX_REKEY_ERROR,
+	KTLS_STAT_TX_REKEY_OK,
+	KTLS_STAT_TX_REKEY_ERROR,
+	KTLS_STAT_RX_REKEY_RECEIVED,
+	KTLS_STAT_NUM,
+};
+
+int ktls_stats_init(void);
+void ktls_stats_exit(void);
+void ktls_stat_add(struct net *net, enum ktls_stat stat, long delta);
+
+static inline void ktls_stat_inc(const struct sock *sk, enum ktls_stat stat)
+{
+	ktls_stat_add(sock_net(sk), stat, 1);
+}
+
+static inline void ktls_stat_dec(const struct sock *sk, enum ktls_stat stat)
+{
+	ktls_stat_add(sock_net(sk), stat, -1);
+}
+
+#endif /* _KTLS_H */

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ktls - kernel TLS record layer as a TCP upper-layer protocol.
+ *
+ * Module init and exit only; see ktls.h for the map of the other files.
+ */
+#include <linux/module.h>
+#include <net/tcp.h>
+
+#include "ktls.h"
+
+static int __init ktls_init(void)
+{
+	int err;
+
+	err = ktls_stats_init();
+	if (err)
+		return err;
+	err = ktls_ulp_register();
+	if (err)
+		goto err_stats;
+	pr_info("ktls: TLS record layer registered as TCP ULP \"%s\"\n",
+		KTLS_ULP_NAME);
+	return 0;
+
+err_stats:
+	ktls_stats_exit();
+	return err;
+}
+
+static void __exit ktls_exit(void)
+{
+	ktls_ulp_unregister();
+	ktls_stats_exit();
+}
+
+module_init(ktls_init);
+module_exit(ktls_exit);
+
+MODULE_DESCRIPTION("ktls: TLS 1.2/1.3 record layer for TCP sockets");
+MODULE_LICENSE("GPL");
+MODULE_ALIAS_TCP_ULP(KTLS_ULP_NAME);

@@ -1,0 +1,523 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ktls - software RX: record parser, decryption, delivery, poll.
+ *
+ * Records stay in the TCP receive queue until they are whole.  The parser
+ * runs from sk_data_ready: it reads the 5-byte header at copied_seq,
+ * validates it and marks the socket ready once tcp_inq() covers the whole
+ * record; only then are readers woken, so poll never reports a partial
+ * record as readable.
+ *
+ * recvmsg decrypts the record straight out of the skbs into a per-socket
+ * plaintext buffer (pages allocated once, when the key is installed),
+ * consumes it from TCP with tcp_read_sock() and copies plaintext out; a
+ * short read keeps the rest of the record for the next call.  A record
+ * spread over too many skb fragments is first copied into the same buffer
+ * and decrypted in place.
+ *
+ * Errors are sticky: a malformed or unauthentic record leaves the socket
+ * returning that error (EBADMSG, EMSGSIZE, EINVAL) to every later read, and
+ * sets sk_err so poll reports EPOLLERR.  Nothing outside the socket is
+ * affected.
+ */
+#include <linux/kernel.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+#include <net/tcp.h>
+
+#include "ktls.h"
+
+/* Sequence number of the first data byte of @skb. */
+static u32 rx_skb_start(const struct sk_buff *skb)
+{
+	u32 start = TCP_SKB_CB(skb)->seq;
+
+	if (TCP_SKB_CB(skb)->tcp_flags & TCPHDR_SYN)
+		start++;
+	return start;
+}
+
+/* Copy @len bytes starting @off bytes past copied_seq. */
+static int rx_peek(struct sock *sk, u32 off, void *to, u32 len)
+{
+	u32 seq = tcp_sk(sk)->copied_seq + off;
+	struct sk_buff *skb;
+
+	skb_queue_walk(&sk->sk_receive_queue, skb) {
+		u32 start = rx_skb_start(skb), skb_off, n;
+
+		if (!before(seq, start + skb->len))
+			continue;
+		skb_off = seq - start;
+		n = min(len, skb->len - skb_off);
+		if (skb_copy_bits(skb, skb_off, to, n))
+			return -EFAULT;
+		to += n;
+		seq += n;
+		len -= n;
+		if (!len)
+			return 0;
+	}
+	return -EAGAIN;
+}
+
+/* Map @len bytes starting @off past copied_seq into @sg, without copying. */
+static int rx_skb_sg(struct sock *sk, struct scatterlist *sg, int max,
+		     u32 off, u32 len)
+{
+	u32 seq = tcp_sk(sk)->copied_seq + off;
+	struct sk_buff *skb;
+	int n = 0;
+
+	skb_queue_walk(&sk->sk_receive_queue, skb) {
+		u32 start = rx_skb_start(skb), skb_off, chunk;
+		int ret;
+
+		if (!before(seq, start + skb->len))
+			continue;
+		if (skb_has_frag_list(skb) ||
+		    n + 1 + skb_shinfo(skb)->nr_frags > max)
+			return -EMSGSIZE;
+		skb_off = seq - start;
+		chunk = min(len, skb->len - skb_off);
+		ret = skb_to_sgvec_nomark(skb, sg + n, skb_off, chunk);
+		if (ret < 0)
+			return ret;
+		n += ret;
+		seq += chunk;
+		len -= chunk;
+		if (!len)
+			return n;
+	}
+	return -EAGAIN;
+}
+
+static int rx_consume_actor(read_descriptor_t *desc, struct sk_buff *skb,
+			    unsigned int offset, size_t len)
+{
+	size_t n = min_t(size_t, len, desc->count);
+
+	desc->count -= n;
+	return n;
+}
+
+/* Drop one record from the TCP queue; TCP then opens the window. */
+static void rx_consume(struct sock *sk, u32 len)
+{
+	read_descriptor_t desc = { .count = len };
+
+	tcp_read_sock(sk, &desc, rx_consume_actor);
+	WARN_ON_ONCE(desc.count);
+}
+
+static void rx_fail(struct sock *sk, struct ktls_ctx *ctx, int err)
+{
+	WRITE_ONCE(ctx->rx.err, err);
+	ktls_err_abort(sk, err);
+}
+
+static int rx_check_header(const struct ktls_prot *prot, const u8 *hdr,
+			   u32 *len)
+{
+	u32 min_len, max_len;
+
+	*len = (hdr[3] << 8) | hdr[4];
+	if (hdr[1] != TLS_1_2_VERSION_MAJOR || hdr[2] != TLS_1_2_VERSION_MINOR)
+		return -EINVAL;
+	max_len = KTLS_MAX_PAYLOAD + prot->explicit_nonce + prot->tail;
+	if (*len > max_len)
+		return -EMSGSIZE;
+	min_len = prot->explicit_nonce + prot->tail;
+	if (*len < min_len)
+		return -EBADMSG;
+	return 0;
+}
+
+/*
+ * Look at the record at the head of the stream.  Returns true when readers
+ * should be woken (a whole record is there, or the stream is broken).
+ * Called with the socket lock held (owned, or bh-locked from softirq).
+ */
+static bool rx_parse(struct sock *sk, struct ktls_ctx *ctx)
+{
+	struct ktls_rx *rx = &ctx->rx;
+	u8 hdr[KTLS_HEADER_SIZE];
+	int avail, err;
+	u32 len;
+
+	if (rx->ready || rx->err)
+		return false;
+	avail = tcp_inq(sk);
+	if (!rx->rec_len) {
+		if (avail < KTLS_HEADER_SIZE)
+			return false;
+		if (rx_peek(sk, 0, hdr, sizeof(hdr)))
+			return false;
+		err = rx_check_header(&ctx->prot, hdr, &len);
+		if (err) {
+			rx_fail(sk, ctx, err);
+			return true;
+		}
+		rx->rec_len = KTLS_HEADER_SIZE + len;
+	}
+	if (avail < rx->rec_len)
+		return false;
+	WRITE_ONCE(rx->ready, true);
+	return true;
+}
+
+static void ktls_rx_data_ready(struct sock *sk)
+{
+	struct ktls_ctx *ctx = ktls_get_ctx(sk);
+
+	if (rx_parse(sk, ctx))
+		ctx->sk_data_ready(sk);
+}
+
+/* Describe the first @len bytes of the plaintext buffer, after the AAD. */
+static void rx_buf_sg(struct ktls_rx *rx, struct scatterlist *sg,
+		      const struct ktls_prot *prot, u32 len)
+{
+	unsigned int i, n;
+
+	n = DIV_ROUND_UP(len, PAGE_SIZE);
+	sg_init_table(sg, n + 1);
+	sg_set_buf(&sg[0], rx->d.aad, prot->aad_size);
+	for (i = 0; i < n; i++) {
+		u32 chunk = min_t(u32, len - i * PAGE_SIZE, PAGE_SIZE);
+
+		sg_set_page(&sg[i + 1], rx->pages[i], chunk, 0);
+	}
+}
+
+static u8 rx_buf_byte(const struct ktls_rx *rx, u32 pos)
+{
+	return ((u8 *)page_address(rx->pages[pos / PAGE_SIZE]))[pos % PAGE_SIZE];
+}
+
+/* Copy the record body out of the TCP queue into the plaintext buffer. */
+static int rx_copy_body(struct sock *sk, struct ktls_rx *rx, u32 off, u32 len)
+{
+	u32 done = 0;
+	int err;
+
+	while (done < len) {
+		u32 chunk = min_t(u32, len - done, PAGE_SIZE);
+
+		err = rx_peek(sk, off + done,
+			      page_address(rx->pages[done / PAGE_SIZE]), chunk);
+		if (err)
+			return err;
+		done += chunk;
+	}
+	return 0;
+}
+
+/* TLS 1.3: the content type is the last non-zero byte; zeros are padding. */
+static int rx_strip_padding(struct ktls_rx *rx, u32 *len, u8 *type)
+{
+	u32 pos = *len;
+
+	while (pos) {
+		u8 b = rx_buf_byte(rx, --pos);
+
+		if (b) {
+			*type = b;
+			*len = pos;
+			return 0;
+		}
+	}
+	return -EBADMSG;
+}
+
+/* Decrypt the ready record into the plaintext buffer and consume it. */
+static int rx_decrypt(struct sock *sk, struct ktls_ctx *ctx)
+{
+	const struct ktls_prot *prot = &ctx->prot;
+	struct ktls_rx *rx = &ctx->rx;
+	struct ktls_dir *d = &rx->d;
+	u8 prepend[KTLS_HEADER_SIZE + KTLS_SEQ_SIZE];
+	u8 nonce[KTLS_NONCE_SIZE];
+	struct scatterlist *src;
+	u32 ct_len, plain_len;
+	u8 type;
+	int n, err;
+
+	if (d->exhausted)
+		return -EBADMSG;
+	err = rx_peek(sk, 0, prepend, prot->prepend);
+	if (err)
+		return err;
+	ct_len = rx->rec_len - prot->prepend;
+	plain_len = ct_len - prot->cipher->tag_size;
+
+	ktls_dir_nonce(d, prot, nonce);
+	if (prot->explicit_nonce)
+		memcpy(nonce + prot->cipher->salt_size,
+		       prepend + KTLS_HEADER_SIZE, prot->explicit_nonce);
+	ktls_dir_aad(d, prot, prepend[0], plain_len, prepend);
+
+	src = rx->sg_src;
+	sg_init_table(src, KTLS_RX_SG_MAX + 1);
+	sg_set_buf(&src[0], d->aad, prot->aad_size);
+	n = rx_skb_sg(sk, src + 1, KTLS_RX_SG_MAX, prot->prepend, ct_len);
+	if (n > 0) {
+		sg_mark_end(&src[n]);
+		rx_buf_sg(rx, rx->sg_dst, prot, plain_len);
+	} else {
+		/* Too fragmented to map: copy, then decrypt in place. */
+		err = rx_copy_body(sk, rx, prot->prepend, ct_len);
+		if (err)
+			return err;
+		rx_buf_sg(rx, rx->sg_dst, prot, ct_len);
+		src = rx->sg_dst;
+	}
+
+	aead_request_set_crypt(d->req, src, rx->sg_dst, ct_len, nonce);
+	err = crypto_wait_req(crypto_aead_decrypt(d->req), &d->wait);
+	memzero_explicit(nonce, sizeof(nonce));
+	if (err) {
+		if (err == -EBADMSG)
+			ktls_stat_inc(sk, KTLS_STAT_DECRYPT_ERROR);
+		return err;
+	}
+
+	rx_consume(sk, rx->rec_len);
+	rx->rec_len = 0;
+	WRITE_ONCE(rx->ready, false);
+	ktls_dir_advance(d, prot);
+
+	type = prepend[0];
+	if (prot->version == TLS_1_3_VERSION) {
+		err = rx_strip_padding(rx, &plain_len, &type);
+		if (err)
+			return err;
+	}
+	rx->pt_type = type;
+	rx->pt_off = 0;
+	WRITE_ONCE(rx->pt_len, plain_len);
+	return 0;
+}
+
+/*
+ * Wait for a whole record.  Returns 1 when one is ready, 0 at end of
+ * stream, or a negative errno.
+ */
+static int rx_wait(struct sock *sk, struct ktls_ctx *ctx, long *timeo)
+{
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	struct ktls_rx *rx = &ctx->rx;
+
+	for (;;) {
+		rx_parse(sk, ctx);
+		if (rx->err)
+			return rx->err;
+		if (rx->ready)
+			return 1;
+		if (sk->sk_err)
+			return sock_error(sk);
+		if (sk->sk_shutdown & RCV_SHUTDOWN)
+			return 0;
+		if (sock_flag(sk, SOCK_DONE))
+			return 0;
+		if (!*timeo)
+			return -EAGAIN;
+		if (signal_pending(current))
+			return sock_intr_errno(*timeo);
+
+		add_wait_queue(sk_sleep(sk), &wait);
+		sk_set_bit(SOCKWQ_ASYNC_WAITDATA, sk);
+		sk_wait_event(sk, timeo,
+			      READ_ONCE(rx->ready) || READ_ONCE(rx->err) ||
+			      READ_ONCE(sk->sk_err) ||
+			      (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN),
+			      &wait);
+		sk_clear_bit(SOCKWQ_ASYNC_WAITDATA, sk);
+		remove_wait_queue(sk_sleep(sk), &wait);
+	}
+}
+
+static size_t rx_copy_out(struct ktls_rx *rx, struct iov_iter *to, u32 n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		u32 pos = rx->pt_off + done;
+		u32 poff = pos % PAGE_SIZE;
+		u32 chunk = min_t(u32, n - done, PAGE_SIZE - poff);
+		size_t got;
+
+		got = copy_page_to_iter(rx->pages[pos / PAGE_SIZE], poff,
+					chunk, to);
+		done += got;
+		if (got != chunk)
+			break;
+	}
+	return done;
+}
+
+static int ktls_sw_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
+			   int flags, int *addr_len)
+{
+	struct ktls_ctx *ctx = ktls_get_ctx(sk);
+	struct ktls_rx *rx = &ctx->rx;
+	bool peek = flags & MSG_PEEK;
+	size_t copied = 0;
+	u8 ctype = 0;
+	int target, err = 0;
+	long timeo;
+
+	if (unlikely(flags & MSG_ERRQUEUE))
+		return sock_recv_errqueue(sk, msg, len, SOL_IP, IP_RECVERR);
+
+	lock_sock(sk);
+	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
+	target = sock_rcvlowat(sk, flags & MSG_WAITALL, len);
+
+	while (copied < len) {
+		size_t n, got;
+
+		if (!rx->pt_len) {
+			/* Only one record can be held decrypted, so a peek
+			 * stops at its end. */
+			if (peek && copied)
+				break;
+			if (copied >= target && !rx->ready)
+				break;
+			err = rx_wait(sk, ctx, copied >= target ? &(long){0} :
+				      &timeo);
+			if (err <= 0)
+				break;
+			err = rx_decrypt(sk, ctx);
+			if (err) {
+				rx_fail(sk, ctx, err);
+				break;
+			}
+		}
+
+		/* One call never returns bytes of two record types. */
+		if (!ctype) {
+			int cerr;
+
+			ctype = rx->pt_type;
+			cerr = put_cmsg(msg, SOL_TLS, TLS_GET_RECORD_TYPE,
+					sizeof(ctype), &ctype);
+			if (ctype != KTLS_TYPE_DATA &&
+			    (cerr || (msg->msg_flags & MSG_CTRUNC))) {
+				err = -EIO;
+				break;
+			}
+		} else if (ctype != rx->pt_type) {
+			break;
+		}
+
+		n = min_t(size_t, len - copied, rx->pt_len);
+		got = rx_copy_out(rx, &msg->msg_iter, n);
+		copied += got;
+		if (!peek) {
+			rx->pt_off += got;
+			WRITE_ONCE(rx->pt_len, rx->pt_len - got);
+		}
+		if (got != n) {
+			err = -EFAULT;
+			break;
+		}
+		/* A control record is returned on its own. */
+		if (ctype != KTLS_TYPE_DATA || peek)
+			break;
+	}
+
+	release_sock(sk);
+	return copied ? copied : err;
+}
+
+static bool ktls_sw_readable(struct ktls_ctx *ctx)
+{
+	return READ_ONCE(ctx->rx.pt_len) || READ_ONCE(ctx->rx.ready) ||
+	       READ_ONCE(ctx->rx.err);
+}
+
+/*
+ * tcp_poll() reports EPOLLIN for any byte in the TCP queue; with a receive
+ * key only a whole record (or an error, or end of stream) is readable.
+ */
+__poll_t ktls_poll(struct file *file, struct socket *sock,
+		   struct poll_table_struct *wait)
+{
+	struct sock *sk = sock->sk;
+	struct ktls_ctx *ctx = ktls_get_ctx(sk);
+	__poll_t mask = tcp_poll(file, sock, wait);
+
+	if ((mask & EPOLLIN) && ctx && ctx->rx_conf != KTLS_CONF_BASE &&
+	    !(READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) &&
+	    !ctx->rx_ops->readable(ctx))
+		mask &= ~(EPOLLIN | EPOLLRDNORM);
+	return mask;
+}
+
+static void ktls_sw_rx_free(struct ktls_ctx *ctx)
+{
+	struct ktls_rx *rx = &ctx->rx;
+	unsigned int i;
+
+	for (i = 0; i < KTLS_RX_BUF_PAGES; i++) {
+		if (rx->pages[i]) {
+			/* Decrypted data is as private as the key. */
+			clear_highpage(rx->pages[i]);
+			__free_page(rx->pages[i]);
+			rx->pages[i] = NULL;
+		}
+	}
+	kfree(rx->sg_src);
+	rx->sg_src = NULL;
+	ktls_dir_free(&rx->d);
+}
+
+int ktls_rx_sw_init(struct sock *sk, struct ktls_ctx *ctx)
+{
+	struct ktls_rx *rx = &ctx->rx;
+	unsigned int i;
+
+	rx->sg_src = kmalloc_array(KTLS_RX_SG_MAX + 1, sizeof(*rx->sg_src),
+				   GFP_KERNEL);
+	if (!rx->sg_src)
+		goto err_free;
+	for (i = 0; i < KTLS_RX_BUF_PAGES; i++) {
+		rx->pages[i] = alloc_page(GFP_KERNEL);
+		if (!rx->pages[i])
+			goto err_free;
+	}
+	rx->rec_len = 0;
+	rx->ready = false;
+	rx->err = 0;
+	rx->pt_len = 0;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	ctx->rx_ops = &ktls_rx_sw_ops;
+	ctx->rx_conf = KTLS_CONF_SW;
+	sk->sk_data_ready = ktls_rx_data_ready;
+	ktls_update_sk_prot(sk, ctx);
+	write_unlock_bh(&sk->sk_callback_lock);
+
+	/* Records may have arrived before the key. */
+	if (rx_parse(sk, ctx))
+		ctx->sk_data_ready(sk);
+	return 0;
+
+err_free:
+	for (i = 0; i < KTLS_RX_BUF_PAGES; i++) {
+		if (rx->pages[i])
+			__free_page(rx->pages[i]);
+		rx->pages[i] = NULL;
+	}
+	kfree(rx->sg_src);
+	rx->sg_src = NULL;
+	return -ENOMEM;
+}
+
+const struct ktls_rx_ops ktls_rx_sw_ops = {
+	.recvmsg	= ktls_sw_recvmsg,
+	.readable	= ktls_sw_readable,
+	.data_ready	= ktls_rx_data_ready,
+	.free		= ktls_sw_rx_free,
+};

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ktls - SOL_TLS socket options.
+ *
+ * TLS_TX / TLS_RX take a struct tls12_crypto_info_* whose size must match
+ * the cipher exactly.  Errors follow the in-tree module:
+ *   EINVAL  short buffer, unknown version or cipher, wrong size, or a
+ *           version/cipher different from the other direction's
+ *   EBUSY   the direction is already configured (no rekey on TLS 1.2)
+ *   EFAULT  unreadable buffer
+ * getsockopt of a direction returns EBUSY until it is configured; with a
+ * struct tls_crypto_info sized buffer it returns version and cipher only,
+ * with the cipher's full struct it also returns key, salt, iv and rec_seq.
+ */
+#include <linux/kernel.h>
+#include <linux/uaccess.h>
+#include <linux/sockptr.h>
+#include <net/tcp.h>
+
+#include "ktls.h"
+
+static const char *ktls_dir_name(bool tx)
+{
+	return tx ? "TLS_TX" : "TLS_RX";
+}
+
+static int ktls_set_crypto(struct sock *sk, struct ktls_ctx *ctx,
+			   sockptr_t optval, unsigned int optlen, bool tx)
+{
+	const struct ktls_cipher *cipher;
+	struct tls_crypto_info hdr;
+	struct ktls_prot prot;
+	union {
+		struct tls_crypto_info info;
+		u8 bytes[sizeof(ctx->tx.d.info)];
+	} *buf;
+	u8 conf = tx ? ctx->tx_conf : ctx->rx_conf;
+	u8 other = tx ? ctx->rx_conf : ctx->tx_conf;
+	int err;
+
+	if (sockptr_is_null(optval) || optlen < sizeof(hdr))
+		return -EINVAL;
+	if (conf != KTLS_CONF_BASE)
+		return -EBUSY;
+	if (copy_from_sockptr(&hdr, optval, sizeof(hdr)))
+		return -EFAULT;
+
+	if (hdr.version != TLS_1_2_VERSION && hdr.version != TLS_1_3_VERSION)
+		return -EINVAL;
+	if (other != KTLS_CONF_BASE &&
+	    (hdr.version != ctx->prot.version ||
+	     hdr.cipher_type != ctx->prot.cipher->type))
+		return -EINVAL;
+	cipher = ktls_cipher_find(hdr.cipher_type);
+	if (!cipher || optlen != cipher->info_size)
+		return -EINVAL;
+	err = ktls_prot_init(&prot, hdr.version, cipher);
+	if (err)
+		return err;
+
+	buf = kmalloc(sizeof(*buf), GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	if (copy_from_sockptr(buf, optval, optlen)) {
+		err = -EFAULT;
+		goto out;
+	}
+	/* The buffer may have changed under us; trust only the header we
+	 * validated. */
+	buf->info = hdr;
+
+	ctx->prot = prot;
+	if (tx) {
+		err = ktls_dir_init(&ctx->tx.d, &prot, &buf->info);
+		if (err)
+			goto out;
+		err = ktls_tx_sw_init(sk, ctx);
+		if (err) {
+			ktls_dir_free(&ctx->tx.d);
+			goto out;
+		}
+		ktls_stat_inc(sk, KTLS_STAT_TX_SW);
+		ktls_stat_inc(sk, KTLS_STAT_CURR_TX_SW);
+	} else {
+		err = ktls_dir_init(&ctx->rx.d, &prot, &buf->info);
+		if (err)
+			goto out;
+		err = ktls_rx_sw_init(sk, ctx);
+		if (err) {
+			ktls_dir_free(&ctx->rx.d);
+			goto out;
+		}
+		ktls_stat_inc(sk, KTLS_STAT_RX_SW);
+		ktls_stat_inc(sk, KTLS_STAT_CURR_RX_SW);
+	}
+out:
+	kfree_sensitive(buf);
+	if (err && err != -EFAULT && err != -ENOMEM)
+		net_warn_ratelimited("ktls: %s setup failed: %d\n",
+				     ktls_dir_name(tx), err);
+	return err;
+}
+
+int ktls_setsockopt(struct sock *sk, int level, int optname,
+		    sockptr_t optval, unsigned int optlen)
+{
+	struct ktls_ctx *ctx = ktls_get_ctx(sk);
+	int err;
+
+	if (level != SOL_TLS)
+		return ctx->sk_proto->setsockopt(sk, level, optname, optval,
+						 optlen);
+
+	switch (optname) {
+	case TLS_TX:
+	case TLS_RX:
+		break;
+	default:
+		return -ENOPROTOOPT;
+	}
+
+	mutex_lock(&ctx->tx_lock);
+	lock_sock(sk);
+	err = ktls_set_crypto(sk, ctx, optval, optlen, optname == TLS_TX);
+	release_sock(sk);
+	mutex_unlock(&ctx->tx_lock);
+	return err;
+}
+
+static int ktls_get_crypto(struct sock *sk, struct ktls_ctx *ctx,
+			   char __user *optval, int __user *optlen, bool tx)
+{
+	struct ktls_dir *d = tx ? &ctx->tx.d : &ctx->rx.d;
+	union {
+		struct tls_crypto_info info;
+		u8 bytes[sizeof(d->info)];
+	} *buf;
+	unsigned int size;
+	int len, err = 0;
+
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < (int)sizeof(struct tls_crypto_info))
+		return -EINVAL;
+
+	lock_sock(sk);
+	if ((tx ? ctx->tx_conf : ctx->rx_conf) == KTLS_CONF_BASE) {
+		release_sock(sk);
+		return -EBUSY;
+	}
+	if (len == sizeof(struct tls_crypto_info)) {
+		struct tls_crypto_info hdr = d->info.info;
+
+		release_sock(sk);
+		if (copy_to_user(optval, &hdr, sizeof(hdr)))
+			return -EFAULT;
+		return 0;
+	}
+	size = ctx->prot.cipher->info_size;
+	if (len != size) {
+		release_sock(sk);
+		return -EINVAL;
+	}
+	buf = kmalloc(sizeof(*buf), GFP_KERNEL);
+	if (!buf) {
+		release_sock(sk);
+		return -ENOMEM;
+	}
+	ktls_dir_export(d, &ctx->prot, &buf->info);
+	release_sock(sk);
+
+	if (copy_to_user(optval, buf, size))
+		err = -EFAULT;
+	kfree_sensitive(buf);
+	return err;
+}
+
+int ktls_getsockopt(struct sock *sk, int level, int optname,
+		    char __user *optval, int __user *optlen)
+{
+	struct ktls_ctx *ctx = ktls_get_ctx(sk);
+
+	if (level != SOL_TLS)
+		return ctx->sk_proto->getsockopt(sk, level, optname, optval,
+						 optlen);
+
+	switch (optname) {
+	case TLS_TX:
+	case TLS_RX:
+		return ktls_get_crypto(sk, ctx, optval, optlen,
+				       optname == TLS_TX);
+	default:
+		return -ENOPROTOOPT;
+	}
+}

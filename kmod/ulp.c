@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ktls - the TCP upper-layer protocol: attach, proto tables, close.
+ *
+ * setsockopt(TCP_ULP, "ktls") on an established TCP socket calls
+ * ktls_ulp_init(), which allocates a struct ktls_ctx and switches the socket
+ * to a copy of its TCP proto whose setsockopt/getsockopt/close/disconnect
+ * are ours.  Installing a TX or RX key (sockopt.c) then moves the socket to
+ * the variant of the table that also routes sendmsg/sendpage or recvmsg
+ * through the direction's ops.  The tables are built once per base proto
+ * (IPv4 and IPv6 TCP), lazily, because tcpv6_prot may live in a module.
+ */
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <net/tcp.h>
+#include <net/inet_common.h>
+
+#include "ktls.h"
+
+enum { KTLS_V4, KTLS_V6, KTLS_NFAMILIES };
+
+struct ktls_family {
+	struct mutex lock;		/* serialises building the tables */
+	const struct proto *base;	/* published with release semantics */
+	struct proto protos[KTLS_CONF_NUM][KTLS_CONF_NUM];
+	struct proto_ops ops[KTLS_CONF_NUM][KTLS_CONF_NUM];
+};
+
+static struct ktls_family ktls_families[KTLS_NFAMILIES] = {
+	[KTLS_V4] = { .lock = __MUTEX_INITIALIZER(ktls_families[0].lock) },
+	[KTLS_V6] = { .lock = __MUTEX_INITIALIZER(ktls_families[1].lock) },
+};
+
+static struct ktls_family *ktls_family_of(const struct sock *sk)
+{
+	return &ktls_families[sk->sk_family == AF_INET6 ? KTLS_V6 : KTLS_V4];
+}
+
+void ktls_err_abort(struct sock *sk, int err)
+{
+	WRITE_ONCE(sk->sk_err, -err);
+	/* Pairs with the smp_rmb() in tcp_poll(). */
+	smp_wmb();
+	sk_error_report(sk);
+}
+
+/* ---- proto entry points that dispatch to the per-direction ops ---- */
+
+static int ktls_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
+{
+	return ktls_get_ctx(sk)->tx_ops->sendmsg(sk, msg, size);
+}
+
+static int ktls_sendpage(struct sock *sk, struct page *page, int offset,
+			 size_t size, int flags)
+{
+	return ktls_get_ctx(sk)->tx_ops->sendpage(sk, page, offset, size,
+						  flags);
+}
+
+static void ktls_splice_eof(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+
+	ktls_get_ctx(sk)->tx_ops->flush(sk);
+}
+
+static int ktls_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
+			int flags, int *addr_len)
+{
+	return ktls_get_ctx(sk)->rx_ops->recvmsg(sk, msg, len, flags,
+						 addr_len);
+}
+
+static bool ktls_sock_is_readable(struct sock *sk)
+{
+	struct ktls_ctx *ctx = ktls_get_ctx(sk);
+
+	return ctx && ctx->rx_ops && ctx->rx_ops->readable(ctx);
+}
+
+/* tcp_disconnect() would leave the record state describing a stream that
+ * no longer exists; the newest kernels refuse it too. */
+static int ktls_disconnect(struct sock *sk, int flags)
+{
+	return -EOPNOTSUPP;
+}
+
+static void ktls_ctx_free_rcu(struct rcu_head *head)
+{
+	struct ktls_ctx *ctx = container_of(head, struct ktls_ctx, rcu);
+
+	kfree_sensitive(ctx);
+}
+
+static void ktls_close(struct sock *sk, long timeout)
+{
+	struct ktls_ctx *ctx = ktls_get_ctx(sk);
+	struct proto *base = ctx->sk_proto;
+
+	mutex_lock(&ctx->tx_lock);
+	lock_sock(sk);
+	if (ctx->tx_conf != KTLS_CONF_BASE)
+		ctx->tx_ops->release(sk, ctx);
+
+	write_lock_bh(&sk->sk_callback_lock);
+	rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, NULL);
+	WRITE_ONCE(sk->sk_prot, base);
+	if (sk->sk_socket)
+		WRITE_ONCE(sk->sk_socket->ops, ctx->sk_ops);
+	if (ctx->rx_conf != KTLS_CONF_BASE)
+		sk->sk_data_ready = ctx->sk_data_ready;
+	if (ctx->tx_conf != KTLS_CONF_BASE)
+		sk->sk_write_space = ctx->sk_write_space;
+	write_unlock_bh(&sk->sk_callback_lock);
+	release_sock(sk);
+	mutex_unlock(&ctx->tx_lock);
+
+	if (ctx->tx_conf != KTLS_CONF_BASE) {
+		ctx->tx_ops->free(ctx);
+		ktls_stat_dec(sk, KTLS_STAT_CURR_TX_SW);
+	}
+	if (ctx->rx_conf != KTLS_CONF_BASE) {
+		ctx->rx_ops->free(ctx);
+		ktls_stat_dec(sk, KTLS_STAT_CURR_RX_SW);
+	}
+	mutex_destroy(&ctx->tx_lock);
+	/* sock_diag may still look at the context under RCU. */
+	call_rcu(&ctx->rcu, ktls_ctx_free_rcu);
+
+	base->close(sk, timeout);
+}
+
+static void ktls_build_tables(struct ktls_family *f, const struct proto *base,
+			      const struct proto_ops *base_ops)
+{
+	int tx, rx;
+
+	for (tx = 0; tx < KTLS_CONF_NUM; tx++) {
+		for (rx = 0; rx < KTLS_CONF_NUM; rx++) {
+			struct proto *p = &f->protos[tx][rx];
+			struct proto_ops *o = &f->ops[tx][rx];
+
+			*p = *base;
+			p->setsockopt = ktls_setsockopt;
+			p->getsockopt = ktls_getsockopt;
+			p->close = ktls_close;
+			p->disconnect = ktls_disconnect;
+			*o = *base_ops;
+
+			if (tx != KTLS_CONF_BASE) {
+				p->sendmsg = ktls_sendmsg;
+				p->sendpage = ktls_sendpage;
+				p->splice_eof = ktls_splice_eof;
+				/* In-kernel senders would bypass the record
+				 * layer through these; refuse them. */
+				o->sendmsg_locked = NULL;
+				o->sendpage_locked = NULL;
+			}
+			if (rx != KTLS_CONF_BASE) {
+				p->recvmsg = ktls_recvmsg;
+				p->sock_is_readable = ktls_sock_is_readable;
+				o->poll = ktls_poll;
+				/* Would hand ciphertext to in-kernel readers. */
+				o->read_sock = NULL;
+				o->read_skb = NULL;
+				o->splice_read = NULL;
+			}
+		}
+	}
+}
+
+/*
+ * Build the tables of this socket's family on first use.  They are built
+ * once, from plain TCP, and never rebuilt while sockets point at them: a
+ * socket whose proto was already replaced by another layer (a sockmap, say)
+ * is refused instead.
+ */
+static int ktls_family_prepare(struct sock *sk)
+{
+	struct ktls_family *f = ktls_family_of(sk);
+	const struct proto *prot = READ_ONCE(sk->sk_prot);
+	int err = 0;
+
+	if (likely(smp_load_acquire(&f->base) == prot))
+		return 0;
+	mutex_lock(&f->lock);
+	if (f->base == prot)
+		goto out;
+	if (f->base || prot->close != tcp_close) {
+		err = -EOPNOTSUPP;
+		goto out;
+	}
+	ktls_build_tables(f, prot, sk->sk_socket->ops);
+	smp_store_release(&f->base, prot);
+out:
+	mutex_unlock(&f->lock);
+	return err;
+}
+
+void ktls_update_sk_prot(struct sock *sk, struct ktls_ctx *ctx)
+{
+	struct ktls_family *f = ktls_family_of(sk);
+
+	WRITE_ONCE(sk->sk_prot, &f->protos[ctx->tx_conf][ctx->rx_conf]);
+	WRITE_ONCE(sk->sk_socket->ops, &f->ops[ctx->tx_conf][ctx->rx_conf]);
+}
+
+static int ktls_ulp_init(struct sock *sk)
+{
+	struct ktls_ctx *ctx;
+	int err;
+
+	/* Only an established connection has a byte stream to frame; a
+	 * listener's children would share the context. */
+	if (sk->sk_state != TCP_ESTABLISHED)
+		return -ENOTCONN;
+	if (!sk->sk_socket)
+		return -EINVAL;
+
+	err = ktls_family_prepare(sk);
+	if (err)
+		return err;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	ctx->sk = sk;
+	mutex_init(&ctx->tx_lock);
+	ctx->tx_conf = KTLS_CONF_BASE;
+	ctx->rx_conf = KTLS_CONF_BASE;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	ctx->sk_proto = sk->sk_prot;
+	ctx->sk_ops = sk->sk_socket->ops;
+	ctx->sk_data_ready = sk->sk_data_ready;
+	ctx->sk_write_space = sk->sk_write_space;
+	rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, ctx);
+	ktls_update_sk_prot(sk, ctx);
+	write_unlock_bh(&sk->sk_callback_lock);
+	return 0;
+}
+
+/* A sockmap or similar layer replaces the proto underneath us. */
+static void ktls_ulp_update(struct sock *sk, struct proto *p,
+			    void (*write_space)(struct sock *sk))
+{
+	struct ktls_ctx *ctx = ktls_get_ctx(sk);
+
+	if (likely(ctx)) {
+		ctx->sk_write_space = write_space;
+		ctx->sk_proto = p;
+	} else {
+		WRITE_ONCE(sk->sk_prot, p);
+		sk->sk_write_space = write_space;
+	}
+}
+
+static struct tcp_ulp_ops ktls_ulp_ops __read_mostly = {
+	.name	= KTLS_ULP_NAME,
+	.owner	= THIS_MODULE,
+	.init	= ktls_ulp_init,
+	.update	= ktls_ulp_update,
+};
+
+int ktls_ulp_register(void)
+{
+	return tcp_register_ulp(&ktls_ulp_ops);
+}
+
+void ktls_ulp_unregister(void)
+{
+	tcp_unregister_ulp(&ktls_ulp_ops);
+	/* Contexts of closed sockets are freed by RCU callbacks that live
+	 * in this module. */
+	rcu_barrier();
+}
