@@ -8,7 +8,8 @@
  *           version/cipher different from the other direction's
  *   EBUSY   the direction is already configured (no rekey on TLS 1.2)
  *   EFAULT  unreadable buffer
- * getsockopt of a direction returns EBUSY until it is configured; with a
+ * getsockopt of a direction returns EINVAL for a missing or short buffer and
+ * EBUSY until the direction is configured; with a
  * struct tls_crypto_info sized buffer it returns version and cipher only,
  * with the cipher's full struct it also returns key, salt, iv and rec_seq.
  */
@@ -140,7 +141,7 @@ static int ktls_get_crypto(struct sock *sk, struct ktls_ctx *ctx,
 
 	if (get_user(len, optlen))
 		return -EFAULT;
-	if (len < (int)sizeof(struct tls_crypto_info))
+	if (!optval || len < (int)sizeof(struct tls_crypto_info))
 		return -EINVAL;
 
 	lock_sock(sk);
