@@ -5,6 +5,7 @@
 #   make            build kmod/ktls.ko and the userspace test programs
 #   make check      install what is missing, build, run every test in the VM
 #   make demo       install what is missing, build, move a file through ktls
+#   make install    install ktls.ko into /lib/modules (INSTALL_MOD_PATH honoured)
 #   make clean
 #
 # KDIR selects the kernel build tree.  The default is the Debian 6.1 headers
@@ -16,7 +17,7 @@ export KTLS_CACHE
 KVER := $(shell cat $(KTLS_CACHE)/kver 2>/dev/null)
 KDIR ?= /usr/src/linux-headers-$(KVER)
 
-.PHONY: all kmod selftests deps check demo clean
+.PHONY: all kmod selftests deps check demo install clean
 
 all: kmod selftests
 
@@ -37,6 +38,9 @@ check: deps
 demo: deps
 	$(MAKE) all
 	scripts/demo
+
+install: kmod
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod modules_install
 
 clean:
 	-test -d "$(KDIR)" && $(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean

@@ -60,10 +60,10 @@
 #define KTLS_TYPE_HANDSHAKE	22
 #define KTLS_TYPE_DATA		23
 
-/* Room for the largest record body we accept without its explicit nonce:
- * 2^14 of plaintext, the TLS 1.3 inner type byte, and the tag (the tag is
- * only stored when a record has to be copied out of the TCP queue). */
-#define KTLS_RX_BUF_SIZE	(KTLS_MAX_PAYLOAD + 1 + KTLS_TAG_MAX)
+/* Room for the largest record we accept, header included: it is staged
+ * here when it cannot stay in the TCP queue, and decrypted in place. */
+#define KTLS_RX_BUF_SIZE	(KTLS_HEADER_SIZE + KTLS_SEQ_SIZE + \
+				 KTLS_MAX_PAYLOAD + 1 + KTLS_TAG_MAX)
 /* Source entries for decrypting straight from the TCP queue's skbs; a
  * record more fragmented than this is copied out first. */
 #define KTLS_RX_SG_MAX		(2 * (MAX_SKB_FRAGS + 1))
@@ -141,16 +141,19 @@ struct ktls_tx {
 
 struct ktls_rx {
 	struct ktls_dir d;
-	/* Parser: the record at copied_seq in the TCP receive queue. */
+	/* Parser: the record at the head of the stream. */
 	u32 rec_len;		/* whole record incl. header; 0 = unknown */
-	bool ready;		/* a whole record sits in the TCP queue */
+	u32 staged;		/* bytes of it copied into buf and consumed
+				 * from TCP; 0 = it is still in the TCP queue */
+	bool ready;		/* the whole record is available */
 	int err;		/* sticky, negative */
-	/* The decrypted record being delivered. */
+	/* One record's worth of pages: a staged record, decrypted in place,
+	 * or the plaintext of a record decrypted out of the TCP queue. */
 	struct page *pages[KTLS_RX_BUF_PAGES];
 	struct scatterlist sg_dst[KTLS_RX_BUF_PAGES + 1];
-	struct scatterlist *sg_src;	/* KTLS_RX_SG_MAX entries */
-	u32 pt_len;		/* bytes of plaintext still to deliver */
-	u32 pt_off;
+	struct scatterlist *sg_src;	/* KTLS_RX_SG_MAX + 1 entries */
+	u32 pt_off;		/* plaintext still to deliver: buf offset */
+	u32 pt_len;		/* and length */
 	u8 pt_type;
 };
 

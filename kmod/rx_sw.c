@@ -133,26 +133,76 @@ static int rx_check_header(const struct ktls_prot *prot, const u8 *hdr,
 	return 0;
 }
 
+static void rx_buf_read(const struct ktls_rx *rx, u32 off, u8 *to, u32 len)
+{
+	while (len) {
+		u32 poff = off % PAGE_SIZE;
+		u32 chunk = min_t(u32, len, PAGE_SIZE - poff);
+
+		memcpy(to, (u8 *)page_address(rx->pages[off / PAGE_SIZE]) + poff,
+		       chunk);
+		to += chunk;
+		off += chunk;
+		len -= chunk;
+	}
+}
+
+/* Move @len bytes from the head of the TCP queue to the end of the staged
+ * part of the record. */
+static void rx_stage(struct sock *sk, struct ktls_rx *rx, u32 len)
+{
+	u32 done = 0;
+
+	while (done < len) {
+		u32 off = rx->staged + done;
+		u32 poff = off % PAGE_SIZE;
+		u32 chunk = min_t(u32, len - done, PAGE_SIZE - poff);
+		u8 *to = (u8 *)page_address(rx->pages[off / PAGE_SIZE]) + poff;
+
+		if (WARN_ON_ONCE(rx_peek(sk, done, to, chunk)))
+			break;
+		done += chunk;
+	}
+	rx_consume(sk, done);
+	rx->staged += done;
+}
+
 /*
  * Look at the record at the head of the stream.  Returns true when readers
  * should be woken (a whole record is there, or the stream is broken).
  * Called with the socket lock held (owned, or bh-locked from softirq).
+ *
+ * A record normally stays in the TCP queue until it is whole.  When TCP
+ * cannot take the rest of it (receive buffer full or window closed), the
+ * part that is there is staged: copied into rx->pages and consumed, so the
+ * window reopens; the rest is staged as it arrives.  The buffer may also
+ * hold plaintext not yet read, so staging waits until that is delivered.
  */
 static bool rx_parse(struct sock *sk, struct ktls_ctx *ctx)
 {
 	struct ktls_rx *rx = &ctx->rx;
 	u8 hdr[KTLS_HEADER_SIZE];
 	int avail, err;
-	u32 len;
+	u32 len, n;
 
 	if (rx->ready || rx->err)
 		return false;
 	avail = tcp_inq(sk);
+
 	if (!rx->rec_len) {
-		if (avail < KTLS_HEADER_SIZE)
-			return false;
-		if (rx_peek(sk, 0, hdr, sizeof(hdr)))
-			return false;
+		if (rx->staged) {
+			n = min_t(u32, avail, KTLS_HEADER_SIZE - rx->staged);
+			rx_stage(sk, rx, n);
+			avail -= n;
+			if (rx->staged < KTLS_HEADER_SIZE)
+				return false;
+			rx_buf_read(rx, 0, hdr, sizeof(hdr));
+		} else {
+			if (avail < KTLS_HEADER_SIZE)
+				goto pressure;
+			if (rx_peek(sk, 0, hdr, sizeof(hdr)))
+				return false;
+		}
 		err = rx_check_header(&ctx->prot, hdr, &len);
 		if (err) {
 			rx_fail(sk, ctx, err);
@@ -160,10 +210,23 @@ static bool rx_parse(struct sock *sk, struct ktls_ctx *ctx)
 		}
 		rx->rec_len = KTLS_HEADER_SIZE + len;
 	}
-	if (avail < rx->rec_len)
-		return false;
+
+	if (rx->staged) {
+		n = min_t(u32, avail, rx->rec_len - rx->staged);
+		if (n)
+			rx_stage(sk, rx, n);
+		if (rx->staged < rx->rec_len)
+			return false;
+	} else if (avail < rx->rec_len) {
+		goto pressure;
+	}
 	WRITE_ONCE(rx->ready, true);
 	return true;
+
+pressure:
+	if (avail > 0 && !rx->pt_len && tcp_epollin_ready(sk, INT_MAX))
+		rx_stage(sk, rx, avail);
+	return false;
 }
 
 static void ktls_rx_data_ready(struct sock *sk)
@@ -174,20 +237,23 @@ static void ktls_rx_data_ready(struct sock *sk)
 		ctx->sk_data_ready(sk);
 }
 
-/* Describe the first @len bytes of the plaintext buffer, after the AAD. */
+/* Describe [off, off + len) of the record buffer, after the AAD. */
 static void rx_buf_sg(struct ktls_rx *rx, struct scatterlist *sg,
-		      const struct ktls_prot *prot, u32 len)
+		      const struct ktls_prot *prot, u32 off, u32 len)
 {
-	unsigned int i, n;
+	unsigned int n = 1;
 
-	n = DIV_ROUND_UP(len, PAGE_SIZE);
-	sg_init_table(sg, n + 1);
+	sg_init_table(sg, KTLS_RX_BUF_PAGES + 1);
 	sg_set_buf(&sg[0], rx->d.aad, prot->aad_size);
-	for (i = 0; i < n; i++) {
-		u32 chunk = min_t(u32, len - i * PAGE_SIZE, PAGE_SIZE);
+	while (len) {
+		u32 poff = off % PAGE_SIZE;
+		u32 chunk = min_t(u32, len, PAGE_SIZE - poff);
 
-		sg_set_page(&sg[i + 1], rx->pages[i], chunk, 0);
+		sg_set_page(&sg[n++], rx->pages[off / PAGE_SIZE], chunk, poff);
+		off += chunk;
+		len -= chunk;
 	}
+	sg_mark_end(&sg[n - 1]);
 }
 
 static u8 rx_buf_byte(const struct ktls_rx *rx, u32 pos)
@@ -195,31 +261,13 @@ static u8 rx_buf_byte(const struct ktls_rx *rx, u32 pos)
 	return ((u8 *)page_address(rx->pages[pos / PAGE_SIZE]))[pos % PAGE_SIZE];
 }
 
-/* Copy the record body out of the TCP queue into the plaintext buffer. */
-static int rx_copy_body(struct sock *sk, struct ktls_rx *rx, u32 off, u32 len)
-{
-	u32 done = 0;
-	int err;
-
-	while (done < len) {
-		u32 chunk = min_t(u32, len - done, PAGE_SIZE);
-
-		err = rx_peek(sk, off + done,
-			      page_address(rx->pages[done / PAGE_SIZE]), chunk);
-		if (err)
-			return err;
-		done += chunk;
-	}
-	return 0;
-}
-
 /* TLS 1.3: the content type is the last non-zero byte; zeros are padding. */
-static int rx_strip_padding(struct ktls_rx *rx, u32 *len, u8 *type)
+static int rx_strip_padding(struct ktls_rx *rx, u32 base, u32 *len, u8 *type)
 {
 	u32 pos = *len;
 
 	while (pos) {
-		u8 b = rx_buf_byte(rx, --pos);
+		u8 b = rx_buf_byte(rx, base + --pos);
 
 		if (b) {
 			*type = b;
@@ -230,7 +278,11 @@ static int rx_strip_padding(struct ktls_rx *rx, u32 *len, u8 *type)
 	return -EBADMSG;
 }
 
-/* Decrypt the ready record into the plaintext buffer and consume it. */
+/*
+ * Decrypt the ready record.  One still in the TCP queue is decrypted
+ * straight from the skbs into the buffer, then consumed; a staged one (or
+ * one too fragmented to map, which is staged first) is decrypted in place.
+ */
 static int rx_decrypt(struct sock *sk, struct ktls_ctx *ctx)
 {
 	const struct ktls_prot *prot = &ctx->prot;
@@ -238,40 +290,46 @@ static int rx_decrypt(struct sock *sk, struct ktls_ctx *ctx)
 	struct ktls_dir *d = &rx->d;
 	u8 prepend[KTLS_HEADER_SIZE + KTLS_SEQ_SIZE];
 	u8 nonce[KTLS_NONCE_SIZE];
-	struct scatterlist *src;
-	u32 ct_len, plain_len;
+	struct scatterlist *src = rx->sg_src;
+	u32 ct_len, plain_len, base;
 	u8 type;
 	int n, err;
 
 	if (d->exhausted)
 		return -EBADMSG;
-	err = rx_peek(sk, 0, prepend, prot->prepend);
-	if (err)
-		return err;
 	ct_len = rx->rec_len - prot->prepend;
 	plain_len = ct_len - prot->cipher->tag_size;
+
+	if (!rx->staged) {
+		sg_init_table(src, KTLS_RX_SG_MAX + 1);
+		sg_set_buf(&src[0], d->aad, prot->aad_size);
+		n = rx_skb_sg(sk, src + 1, KTLS_RX_SG_MAX, prot->prepend,
+			      ct_len);
+		if (n > 0) {
+			sg_mark_end(&src[n]);
+			if (rx_peek(sk, 0, prepend, prot->prepend))
+				return -EBADMSG;
+		} else {
+			rx_stage(sk, rx, rx->rec_len);
+			if (rx->staged != rx->rec_len)
+				return -EBADMSG;
+		}
+	}
+	if (rx->staged) {
+		rx_buf_read(rx, 0, prepend, prot->prepend);
+		base = prot->prepend;
+		rx_buf_sg(rx, rx->sg_dst, prot, base, ct_len);
+		src = rx->sg_dst;
+	} else {
+		base = 0;
+		rx_buf_sg(rx, rx->sg_dst, prot, base, plain_len);
+	}
 
 	ktls_dir_nonce(d, prot, nonce);
 	if (prot->explicit_nonce)
 		memcpy(nonce + prot->cipher->salt_size,
 		       prepend + KTLS_HEADER_SIZE, prot->explicit_nonce);
 	ktls_dir_aad(d, prot, prepend[0], plain_len, prepend);
-
-	src = rx->sg_src;
-	sg_init_table(src, KTLS_RX_SG_MAX + 1);
-	sg_set_buf(&src[0], d->aad, prot->aad_size);
-	n = rx_skb_sg(sk, src + 1, KTLS_RX_SG_MAX, prot->prepend, ct_len);
-	if (n > 0) {
-		sg_mark_end(&src[n]);
-		rx_buf_sg(rx, rx->sg_dst, prot, plain_len);
-	} else {
-		/* Too fragmented to map: copy, then decrypt in place. */
-		err = rx_copy_body(sk, rx, prot->prepend, ct_len);
-		if (err)
-			return err;
-		rx_buf_sg(rx, rx->sg_dst, prot, ct_len);
-		src = rx->sg_dst;
-	}
 
 	aead_request_set_crypt(d->req, src, rx->sg_dst, ct_len, nonce);
 	err = crypto_wait_req(crypto_aead_decrypt(d->req), &d->wait);
@@ -282,19 +340,21 @@ static int rx_decrypt(struct sock *sk, struct ktls_ctx *ctx)
 		return err;
 	}
 
-	rx_consume(sk, rx->rec_len);
+	if (!rx->staged)
+		rx_consume(sk, rx->rec_len);
 	rx->rec_len = 0;
+	rx->staged = 0;
 	WRITE_ONCE(rx->ready, false);
 	ktls_dir_advance(d, prot);
 
 	type = prepend[0];
 	if (prot->version == TLS_1_3_VERSION) {
-		err = rx_strip_padding(rx, &plain_len, &type);
+		err = rx_strip_padding(rx, base, &plain_len, &type);
 		if (err)
 			return err;
 	}
 	rx->pt_type = type;
-	rx->pt_off = 0;
+	rx->pt_off = base;
 	WRITE_ONCE(rx->pt_len, plain_len);
 	return 0;
 }
@@ -427,6 +487,10 @@ static int ktls_sw_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 			break;
 	}
 
+	/* The next record may be whole already (no data_ready will come
+	 * for it), or may now be stageable. */
+	if (!rx->pt_len && rx_parse(sk, ctx))
+		ctx->sk_data_ready(sk);
 	release_sock(sk);
 	return copied ? copied : err;
 }
@@ -488,6 +552,7 @@ int ktls_rx_sw_init(struct sock *sk, struct ktls_ctx *ctx)
 			goto err_free;
 	}
 	rx->rec_len = 0;
+	rx->staged = 0;
 	rx->ready = false;
 	rx->err = 0;
 	rx->pt_len = 0;
