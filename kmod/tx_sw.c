@@ -40,12 +40,13 @@ static void tx_put_frags(struct ktls_tx *tx)
 }
 
 /*
- * Find room for up to @want more bytes at the end of the record.  Returns
- * the number of contiguous bytes available at *dst (at least
- * min(want, PAGE_SIZE) when a new page is needed) or a negative errno.
- * The caller commits what it used with tx_commit().
+ * Find room for up to @want more bytes at the end of the record, using at
+ * most @max_frags frags.  Returns the number of contiguous bytes available
+ * at *dst (at least min(want, PAGE_SIZE) when a new page is needed) or a
+ * negative errno.  The caller commits what it used with tx_commit().
  */
-static int tx_room(struct sock *sk, struct ktls_tx *tx, u32 want, u8 **dst)
+static int tx_room(struct sock *sk, struct ktls_tx *tx, u32 want, u8 **dst,
+		   unsigned int max_frags)
 {
 	struct page_frag *pf = &tx->pfrag;
 	struct ktls_frag *last = tx->nfrags ? &tx->frags[tx->nfrags - 1] :
@@ -56,7 +57,7 @@ static int tx_room(struct sock *sk, struct ktls_tx *tx, u32 want, u8 **dst)
 		*dst = (u8 *)page_address(pf->page) + pf->offset;
 		return min_t(u32, want, pf->size - pf->offset);
 	}
-	if (tx->nfrags == KTLS_TX_FRAGS)
+	if (tx->nfrags >= max_frags)
 		return -ENOSPC;
 	if (!skb_page_frag_refill(min_t(u32, want, PAGE_SIZE), pf,
 				  sk->sk_allocation)) {
@@ -78,16 +79,38 @@ static void tx_commit(struct ktls_tx *tx, u32 n)
 	tx->pfrag.offset += n;
 }
 
+/* Take back the last @n bytes appended (a seal that could not finish). */
+static void tx_trim(struct ktls_tx *tx, u32 n)
+{
+	while (n) {
+		struct ktls_frag *last = &tx->frags[tx->nfrags - 1];
+		u32 k = min(n, last->len);
+
+		if (tx->pfrag.page == last->page &&
+		    tx->pfrag.offset == last->off + last->len)
+			tx->pfrag.offset -= k;
+		last->len -= k;
+		n -= k;
+		if (!last->len && tx->nfrags > 1) {
+			put_page(last->page);
+			tx->nfrags--;
+		}
+	}
+}
+
+/* Data may not use the last frags: sealing needs them for the tail. */
+#define KTLS_TX_DATA_FRAGS	(KTLS_TX_FRAGS - 2)
+
 /* Append @n bytes to the record, from @from or (if NULL) uninitialised. */
 static int tx_put(struct sock *sk, struct ktls_tx *tx, struct iov_iter *from,
-		  u32 n, u32 *done)
+		  u32 n, u32 *done, unsigned int max_frags)
 {
 	u8 *dst;
 	int room;
 
 	*done = 0;
 	while (*done < n) {
-		room = tx_room(sk, tx, n - *done, &dst);
+		room = tx_room(sk, tx, n - *done, &dst, max_frags);
 		if (room < 0)
 			return room;
 		if (from) {
@@ -111,7 +134,8 @@ static int tx_open(struct sock *sk, struct ktls_ctx *ctx, u8 type)
 	u32 done;
 	int err;
 
-	err = tx_put(sk, tx, NULL, ctx->prot.prepend, &done);
+	err = tx_put(sk, tx, NULL, ctx->prot.prepend, &done,
+		     KTLS_TX_DATA_FRAGS);
 	if (err) {
 		tx_put_frags(tx);
 		return err;
@@ -122,13 +146,17 @@ static int tx_open(struct sock *sk, struct ktls_ctx *ctx, u8 type)
 	return 0;
 }
 
-/* Encrypt the open record in place; it becomes sealed. */
+/*
+ * Encrypt the open record in place; it becomes sealed.  If there is no
+ * memory for the tail, the record stays open as it was and -ENOMEM is
+ * returned; any other failure is fatal for the socket.
+ */
 static int tx_seal(struct sock *sk, struct ktls_ctx *ctx)
 {
 	const struct ktls_prot *prot = &ctx->prot;
 	struct ktls_tx *tx = &ctx->tx;
 	struct ktls_dir *d = &tx->d;
-	u32 plain = tx->len, done, ct_len;
+	u32 plain = tx->len, tail = 0, done, ct_len;
 	u8 nonce[KTLS_NONCE_SIZE];
 	struct scatterlist *sg;
 	unsigned int i, n;
@@ -139,16 +167,21 @@ static int tx_seal(struct sock *sk, struct ktls_ctx *ctx)
 		return -EBADMSG;
 
 	if (prot->version == TLS_1_3_VERSION) {
-		err = tx_room(sk, tx, 1, &dst);
+		err = tx_room(sk, tx, 1, &dst, KTLS_TX_FRAGS);
 		if (err < 0)
 			return err;
 		*dst = tx->type;
 		tx_commit(tx, 1);
 		plain++;
+		tail++;
 	}
-	err = tx_put(sk, tx, NULL, prot->cipher->tag_size, &done);
-	if (err)
+	err = tx_put(sk, tx, NULL, prot->cipher->tag_size, &done,
+		     KTLS_TX_FRAGS);
+	tail += done;
+	if (err) {
+		tx_trim(tx, tail);
 		return err;
+	}
 
 	/* tx_open() got the prepend in one piece at the start of frags[0]. */
 	hdr = (u8 *)page_address(tx->frags[0].page) + tx->frags[0].off;
@@ -234,6 +267,8 @@ static int tx_close_record(struct sock *sk, struct ktls_ctx *ctx, int flags)
 	int err;
 
 	err = tx_seal(sk, ctx);
+	if (err == -ENOMEM || err == -ENOSPC)
+		return -ENOMEM;		/* still open: a later call retries */
 	if (err) {
 		ctx->tx.err = err;
 		tx_put_frags(&ctx->tx);
@@ -301,7 +336,8 @@ static int tx_write(struct sock *sk, struct ktls_ctx *ctx,
 					break;
 			}
 			n = min_t(size_t, left, KTLS_MAX_PAYLOAD - tx->len);
-			fault = tx_put(sk, tx, from, n, &done);
+			fault = tx_put(sk, tx, from, n, &done,
+				       KTLS_TX_DATA_FRAGS);
 			tx->len += done;
 			copied += done;
 			left -= done;
