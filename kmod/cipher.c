@@ -9,8 +9,14 @@
  *     and is incremented per record, as the in-tree module does, so that a
  *     library handing over iv == rec_seq gets nonce == sequence number.
  *     AAD = seq(8) || type(1) || version(2) || plaintext length(2).
+ *   TLS 1.2, AES-CCM: as AES-GCM (RFC 6655/7251).
+ *   TLS 1.2, ChaCha20-Poly1305 (RFC 7905): nonce = iv(12) XOR (0^32 || seq),
+ *     nothing explicit on the wire; AAD as for AES-GCM.
  *   TLS 1.3: nonce = (salt || iv) XOR (0^32 || seq); nothing explicit on
  *     the wire.  AAD = the 5-byte record header.
+ *
+ * The kernel's ccm() template takes a 16-byte IV: L' = 2 (a 3-byte counter
+ * behind a 12-byte nonce), the nonce, then the counter, zeroed.
  */
 #include <linux/kernel.h>
 #include <linux/slab.h>
@@ -19,7 +25,7 @@
 
 #include "ktls.h"
 
-#define CIPHER(t, name, ty, a) {					\
+#define CIPHER(t, ty, a, ...) {						\
 	.type = TLS_CIPHER_##t,						\
 	.info_size = sizeof(struct ty),					\
 	.key_size = TLS_CIPHER_##t##_KEY_SIZE,				\
@@ -27,13 +33,25 @@
 	.iv_size = TLS_CIPHER_##t##_IV_SIZE,				\
 	.tag_size = TLS_CIPHER_##t##_TAG_SIZE,				\
 	.alg = a,							\
+	__VA_ARGS__							\
 }
 
+/* SM4 and ARIA are here for the API; Debian's 6.1 kernel has neither
+ * algorithm, so installing them fails with the crypto API's ENOENT. */
 static const struct ktls_cipher ktls_ciphers[] = {
-	CIPHER(AES_GCM_128, "aes-gcm-128", tls12_crypto_info_aes_gcm_128,
-	       "gcm(aes)"),
-	CIPHER(AES_GCM_256, "aes-gcm-256", tls12_crypto_info_aes_gcm_256,
-	       "gcm(aes)"),
+	CIPHER(AES_GCM_128, tls12_crypto_info_aes_gcm_128, "gcm(aes)"),
+	CIPHER(AES_GCM_256, tls12_crypto_info_aes_gcm_256, "gcm(aes)"),
+	CIPHER(AES_CCM_128, tls12_crypto_info_aes_ccm_128, "ccm(aes)",
+	       .ccm_iv = true),
+	CIPHER(CHACHA20_POLY1305, tls12_crypto_info_chacha20_poly1305,
+	       "rfc7539(chacha20,poly1305)", .xor_nonce_12 = true),
+	CIPHER(SM4_GCM, tls12_crypto_info_sm4_gcm, "gcm(sm4)"),
+	CIPHER(SM4_CCM, tls12_crypto_info_sm4_ccm, "ccm(sm4)",
+	       .ccm_iv = true),
+	CIPHER(ARIA_GCM_128, tls12_crypto_info_aria_gcm_128, "gcm(aria)",
+	       .tls12_only = true),
+	CIPHER(ARIA_GCM_256, tls12_crypto_info_aria_gcm_256, "gcm(aria)",
+	       .tls12_only = true),
 };
 
 const struct ktls_cipher *ktls_cipher_find(u16 type)
@@ -75,6 +93,8 @@ int ktls_prot_init(struct ktls_prot *prot, u16 version,
 		   const struct ktls_cipher *cipher)
 {
 	if (version != TLS_1_2_VERSION && version != TLS_1_3_VERSION)
+		return -EINVAL;
+	if (cipher->tls12_only && version != TLS_1_2_VERSION)
 		return -EINVAL;
 	if (cipher->salt_size + cipher->iv_size != KTLS_NONCE_SIZE)
 		return -EINVAL;
@@ -162,6 +182,18 @@ void ktls_dir_nonce(const struct ktls_dir *d, const struct ktls_prot *prot,
 		return;
 	for (i = 0; i < KTLS_SEQ_SIZE; i++)
 		nonce[KTLS_NONCE_SIZE - KTLS_SEQ_SIZE + i] ^= d->seq[i];
+}
+
+/* The IV handed to the crypto API for a record with this nonce. */
+void ktls_req_iv(const struct ktls_prot *prot, const u8 *nonce, u8 *iv)
+{
+	if (!prot->cipher->ccm_iv) {
+		memcpy(iv, nonce, KTLS_NONCE_SIZE);
+		return;
+	}
+	iv[0] = KTLS_IV_MAX - KTLS_NONCE_SIZE - 2;	/* L' = L - 1 = 2 */
+	memcpy(iv + 1, nonce, KTLS_NONCE_SIZE);
+	memset(iv + 1 + KTLS_NONCE_SIZE, 0, KTLS_IV_MAX - 1 - KTLS_NONCE_SIZE);
 }
 
 static bool be_increment(u8 *p, int len)

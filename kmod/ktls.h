@@ -51,6 +51,7 @@
 #define KTLS_HEADER_SIZE	5	/* type(1) version(2) length(2) */
 #define KTLS_MAX_PAYLOAD	16384	/* 2^14 bytes of plaintext */
 #define KTLS_NONCE_SIZE		12	/* every TLS AEAD uses a 96-bit nonce */
+#define KTLS_IV_MAX		16	/* the crypto API's IV: CCM adds L' and a counter */
 #define KTLS_SEQ_SIZE		8
 #define KTLS_AAD_MAX		13	/* TLS 1.2: seq(8) type(1) ver(2) len(2) */
 #define KTLS_TAG_MAX		16
@@ -78,6 +79,8 @@ struct ktls_cipher {
 	u8 iv_size;		/* the crypto_info iv field */
 	u8 tag_size;
 	bool xor_nonce_12;	/* TLS 1.2 also XORs seq into a 12-byte iv */
+	bool ccm_iv;		/* request IV is L' || nonce || counter */
+	bool tls12_only;
 	const char *alg;	/* kernel crypto API name */
 };
 
@@ -109,6 +112,10 @@ struct ktls_dir {
 		struct tls12_crypto_info_aes_gcm_256 gcm256;
 		struct tls12_crypto_info_aes_ccm_128 ccm128;
 		struct tls12_crypto_info_chacha20_poly1305 chacha;
+		struct tls12_crypto_info_sm4_gcm sm4_gcm;
+		struct tls12_crypto_info_sm4_ccm sm4_ccm;
+		struct tls12_crypto_info_aria_gcm_128 aria128;
+		struct tls12_crypto_info_aria_gcm_256 aria256;
 	} info;
 };
 
@@ -230,6 +237,7 @@ int ktls_dir_init(struct ktls_dir *d, const struct ktls_prot *prot,
 void ktls_dir_free(struct ktls_dir *d);
 void ktls_dir_nonce(const struct ktls_dir *d, const struct ktls_prot *prot,
 		    u8 *nonce);
+void ktls_req_iv(const struct ktls_prot *prot, const u8 *nonce, u8 *iv);
 int ktls_dir_advance(struct ktls_dir *d, const struct ktls_prot *prot);
 void ktls_dir_aad(struct ktls_dir *d, const struct ktls_prot *prot,
 		  u8 type, u32 plain_len, const u8 *header);

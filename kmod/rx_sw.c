@@ -289,7 +289,7 @@ static int rx_decrypt(struct sock *sk, struct ktls_ctx *ctx)
 	struct ktls_rx *rx = &ctx->rx;
 	struct ktls_dir *d = &rx->d;
 	u8 prepend[KTLS_HEADER_SIZE + KTLS_SEQ_SIZE];
-	u8 nonce[KTLS_NONCE_SIZE];
+	u8 nonce[KTLS_NONCE_SIZE], iv[KTLS_IV_MAX];
 	struct scatterlist *src = rx->sg_src;
 	u32 ct_len, plain_len, base;
 	u8 type;
@@ -331,9 +331,11 @@ static int rx_decrypt(struct sock *sk, struct ktls_ctx *ctx)
 		       prepend + KTLS_HEADER_SIZE, prot->explicit_nonce);
 	ktls_dir_aad(d, prot, prepend[0], plain_len, prepend);
 
-	aead_request_set_crypt(d->req, src, rx->sg_dst, ct_len, nonce);
+	ktls_req_iv(prot, nonce, iv);
+	aead_request_set_crypt(d->req, src, rx->sg_dst, ct_len, iv);
 	err = crypto_wait_req(crypto_aead_decrypt(d->req), &d->wait);
 	memzero_explicit(nonce, sizeof(nonce));
+	memzero_explicit(iv, sizeof(iv));
 	if (err) {
 		if (err == -EBADMSG)
 			ktls_stat_inc(sk, KTLS_STAT_DECRYPT_ERROR);

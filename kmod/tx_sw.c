@@ -157,7 +157,7 @@ static int tx_seal(struct sock *sk, struct ktls_ctx *ctx)
 	struct ktls_tx *tx = &ctx->tx;
 	struct ktls_dir *d = &tx->d;
 	u32 plain = tx->len, tail = 0, done, ct_len;
-	u8 nonce[KTLS_NONCE_SIZE];
+	u8 nonce[KTLS_NONCE_SIZE], iv[KTLS_IV_MAX];
 	struct scatterlist *sg;
 	unsigned int i, n;
 	u8 *hdr, *dst;
@@ -215,9 +215,11 @@ static int tx_seal(struct sock *sk, struct ktls_ctx *ctx)
 	}
 	sg_mark_end(&sg[n - 1]);
 
-	aead_request_set_crypt(d->req, sg, sg, plain, nonce);
+	ktls_req_iv(prot, nonce, iv);
+	aead_request_set_crypt(d->req, sg, sg, plain, iv);
 	err = crypto_wait_req(crypto_aead_encrypt(d->req), &d->wait);
 	memzero_explicit(nonce, sizeof(nonce));
+	memzero_explicit(iv, sizeof(iv));
 	if (err) {
 		net_warn_ratelimited("ktls: record encryption failed: %d\n",
 				     err);
