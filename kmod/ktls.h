@@ -255,6 +255,10 @@ int ktls_rx_sw_init(struct sock *sk, struct ktls_ctx *ctx);
 __poll_t ktls_poll(struct file *file, struct socket *sock,
 		   struct poll_table_struct *wait);
 
+/* diag.c */
+int ktls_diag_get_info(struct sock *sk, struct sk_buff *skb);
+size_t ktls_diag_get_info_size(const struct sock *sk);
+
 /* stats.c */
 enum ktls_stat {
 	KTLS_STAT_CURR_TX_SW,

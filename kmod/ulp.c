@@ -262,6 +262,8 @@ static struct tcp_ulp_ops ktls_ulp_ops __read_mostly = {
 	.owner	= THIS_MODULE,
 	.init	= ktls_ulp_init,
 	.update	= ktls_ulp_update,
+	.get_info	= ktls_diag_get_info,
+	.get_info_size	= ktls_diag_get_info_size,
 };
 
 int ktls_ulp_register(void)
