@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * fault_test - private declarations, grouped by the file that defines them.
+ *
+ * The test walks every fault-injection point of one operation on a kTLS
+ * socket: for N = 1, 2, ... it builds a fresh loopback connection (no
+ * injection), arms /proc/thread-self/fail-nth with N, runs the operation,
+ * disarms, and checks what the caller saw and what the socket can still do.
+ * The walk ends at the first N the operation never reached.
+ */
+#ifndef FAULT_H
+#define FAULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- main.c ---- */
+void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Seconds scaled by $KTLS_VM_SLOWDOWN (the debug kernel is slower). */
+unsigned int scaled(unsigned int seconds);
+
+/* ---- inject.c ---- */
+/* 0 when fault injection can be driven here; else a reason in @why. */
+int inject_probe(char *why, size_t len);
+/* Make failslab and fail_page_alloc count every allocation of the task
+ * (sleeping ones included), with a stack trace in the log for each
+ * injected failure; quiet the console.  inject_restore() undoes it. */
+int inject_setup(void);
+void inject_restore(void);
+/* Open the calling thread's fail-nth (and the kernel log); per process. */
+int inject_open(void);
+/* Arm: the @n-th fault point from now on fails.  Disarm: true when that
+ * point was reached (a failure was injected). */
+int inject_arm(unsigned int n);
+bool inject_disarm(void);
+/* Kernel log lines since the last kmsg_mark(), printed as diagnostics. */
+void kmsg_mark(void);
+void kmsg_print(int max_lines);
+
+/* ---- conn.c ---- */
+struct conn {
+	int cli;		/* the side under test */
+	int srv;		/* its peer, never under injection */
+	uint16_t version;	/* TLS_1_2_VERSION or TLS_1_3_VERSION */
+	int pipe[2];		/* for the splice operations, or -1 */
+	int file;		/* for sendfile, or -1 */
+	unsigned char *tx;	/* what the operation sends or expects */
+	unsigned char *rx;
+	size_t size;
+};
+
+enum conn_stage {
+	STAGE_PLAIN,		/* connected TCP pair */
+	STAGE_ULP,		/* + the ULP on both ends */
+	STAGE_KEYED,		/* + keys: cli TX -> srv RX, srv TX -> cli RX */
+};
+
+const char *ulp_name(void);
+/* Sets up @c up to @stage with buffers of @size bytes; 0 or -1 (diag'd). */
+int conn_open(struct conn *c, uint16_t version, size_t size,
+	      enum conn_stage stage);
+void conn_close(struct conn *c);
+int conn_attach(int fd);
+/* Key of one direction: A for cli -> srv, B for srv -> cli. */
+int conn_key(struct conn *c, int fd, int optname, char which);
+void conn_fill_info(struct conn *c, char which, void *info, size_t *len);
+/* Send all of @len bytes (blocking); 0 or -errno. */
+int send_all(int fd, const void *buf, size_t len);
+/* Receive exactly @len bytes; returns bytes received (short on EOF) or
+ * -errno when nothing more could be read. */
+ssize_t recv_exact(int fd, void *buf, size_t len);
+/* @len pattern bytes from @from to @to, checked; 0 or -1 (diag'd). */
+int roundtrip(int from, int to, size_t len, const char *what);
+/* Current TlsCurrTxSw + TlsCurrRxSw of the ULP's stat file, or -1 if none. */
+long ulp_open_contexts(void);
+void fill_pattern(unsigned char *buf, size_t len, uint32_t seed);
+
+/* ---- ops.c ---- */
+struct outcome {
+	bool injected;		/* the armed point was reached */
+	long ret;		/* the operation's return value */
+	int err;		/* its errno when ret < 0 */
+};
+
+struct fault_op {
+	const char *name;
+	bool versioned;		/* run for TLS 1.2 and 1.3 */
+	const size_t *sizes;	/* 0-terminated, or NULL for one run */
+	enum conn_stage stage;
+	/* errnos the caller may see besides ENOMEM, 0-terminated */
+	const int *errnos;
+	int (*prepare)(struct conn *c);		/* after conn_open, optional */
+	long (*run)(struct conn *c);		/* under injection; -1/errno */
+	int (*check)(struct conn *c, const struct outcome *o);
+};
+
+extern const struct fault_op fault_ops[];
+extern const unsigned int fault_nops;
+
+/* Counters the checks update for the per-case summary. */
+struct walk_notes {
+	unsigned int sticky;	/* socket left in error after a failure */
+	unsigned int lost;	/* data lost where no error could be reported */
+};
+extern struct walk_notes notes;
+
+#endif /* FAULT_H */

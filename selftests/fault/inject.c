@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fault_test - driving the kernel's fault injection.
+ *
+ * /proc/thread-self/fail-nth makes the N-th fault point the calling thread
+ * passes fail, whatever the probability settings; it counts the points of
+ * every enabled capability.  Two capabilities matter here, and both skip
+ * allocations that may sleep unless told otherwise:
+ *   failslab         kmalloc/kmem_cache_alloc
+ *   fail_page_alloc  the page allocator (min-order 1 by default)
+ * Allocations flagged __GFP_HIGHMEM (user pages) stay exempt, so that a
+ * page fault of ours never turns into an OOM kill; the test also locks its
+ * memory before it arms anything.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fault.h"
+
+#define DEBUGFS		"/sys/kernel/debug"
+#define FAIL_NTH	"/proc/thread-self/fail-nth"
+
+struct knob {
+	const char *path;
+	const char *value;
+	char saved[64];
+	bool changed;
+};
+
+static struct knob knobs[] = {
+	{ .path = DEBUGFS "/failslab/ignore-gfp-wait", .value = "N" },
+	{ .path = DEBUGFS "/failslab/verbose", .value = "2" },
+	{ .path = DEBUGFS "/failslab/verbose_ratelimit_burst", .value = "1000000" },
+	{ .path = DEBUGFS "/fail_page_alloc/ignore-gfp-wait", .value = "N" },
+	{ .path = DEBUGFS "/fail_page_alloc/ignore-gfp-highmem", .value = "Y" },
+	{ .path = DEBUGFS "/fail_page_alloc/min-order", .value = "0" },
+	{ .path = DEBUGFS "/fail_page_alloc/verbose", .value = "2" },
+	{ .path = DEBUGFS "/fail_page_alloc/verbose_ratelimit_burst", .value = "1000000" },
+	/* Console log level 1: the traces of hundreds of injected failures
+	 * would crawl over the emulated serial port.  They still reach the
+	 * kernel log, which the VM runner checks. */
+	{ .path = "/proc/sys/kernel/printk", .value = "1" },
+};
+
+#define NKNOBS (sizeof(knobs) / sizeof(knobs[0]))
+
+static int nth_fd = -1;
+static int kmsg_fd = -1;
+
+static int read_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+static int write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+int inject_probe(char *why, size_t len)
+{
+	if (access(FAIL_NTH, W_OK)) {
+		snprintf(why, len, "%s: %s (needs CONFIG_FAULT_INJECTION: the debug kernel, make check-debug)",
+			 FAIL_NTH, strerror(errno));
+		return -1;
+	}
+	if (access(DEBUGFS "/failslab/ignore-gfp-wait", W_OK) ||
+	    access(DEBUGFS "/fail_page_alloc/min-order", W_OK)) {
+		snprintf(why, len, "%s/failslab or fail_page_alloc: %s (needs FAILSLAB, FAIL_PAGE_ALLOC, debugfs and root)",
+			 DEBUGFS, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int inject_setup(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < NKNOBS; i++) {
+		struct knob *k = &knobs[i];
+
+		if (read_text(k->path, k->saved, sizeof(k->saved))) {
+			diag("cannot read %s: %s", k->path, strerror(errno));
+			return -1;
+		}
+		if (write_text(k->path, k->value)) {
+			diag("cannot write %s to %s: %s", k->value, k->path,
+			     strerror(errno));
+			return -1;
+		}
+		k->changed = true;
+	}
+	return 0;
+}
+
+int inject_open(void)
+{
+	nth_fd = open(FAIL_NTH, O_RDWR | O_CLOEXEC);
+	if (nth_fd < 0) {
+		diag("cannot open %s: %s", FAIL_NTH, strerror(errno));
+		return -1;
+	}
+	/* Best effort: without it failures are reported without traces. */
+	kmsg_fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	return 0;
+}
+
+void inject_restore(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < NKNOBS; i++) {
+		if (knobs[i].changed)
+			write_text(knobs[i].path, knobs[i].saved);
+		knobs[i].changed = false;
+	}
+}
+
+int inject_arm(unsigned int n)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%u", n);
+
+	if (pwrite(nth_fd, buf, len, 0) != len)
+		return -1;
+	return 0;
+}
+
+bool inject_disarm(void)
+{
+	char buf[16] = "";
+	ssize_t n = pread(nth_fd, buf, sizeof(buf) - 1, 0);
+	unsigned long left = n > 0 ? strtoul(buf, NULL, 10) : 1;
+
+	if (pwrite(nth_fd, "0", 1, 0) != 1) {
+		diag("cannot disarm %s: %s", FAIL_NTH, strerror(errno));
+		exit(2);
+	}
+	return left == 0;
+}
+
+void kmsg_mark(void)
+{
+	if (kmsg_fd >= 0)
+		lseek(kmsg_fd, 0, SEEK_END);
+}
+
+/* Records are "level,seq,time,flags;message"; print the message. */
+void kmsg_print(int max_lines)
+{
+	char rec[2048];
+	int lines = 0, skipped = 0;
+	ssize_t n;
+
+	if (kmsg_fd < 0)
+		return;
+	for (;;) {
+		char *msg;
+
+		n = read(kmsg_fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)	/* overwritten: go on */
+			continue;
+		if (n <= 0)
+			break;
+		rec[n] = '\0';
+		msg = strchr(rec, ';');
+		if (!msg)
+			continue;
+		msg[strcspn(msg, "\n")] = '\0';
+		if (lines++ < max_lines)
+			diag("  kernel: %s", msg + 1);
+		else
+			skipped++;
+	}
+	if (skipped)
+		diag("  kernel: (%d more lines in the kernel log)", skipped);
+}

@@ -1,0 +1,401 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fault_test - walk every fault-injection point of ktls's allocating
+ * paths: attach, key install (TX, RX), getsockopt, send, sendfile, splice
+ * to and from the socket, recv, close.  Runs as root on the debug kernel
+ * (CONFIG_FAULT_INJECTION, FAILSLAB, FAIL_PAGE_ALLOC, debugfs); anywhere
+ * else it skips with a message.
+ *
+ * Usage: fault_test [-l] [-t SUBSTRING]... [-n MAX_POINTS]
+ *   -l  list the cases;  -t  run the cases whose name contains SUBSTRING
+ *   -n  give up on a case after this many points (default 3000)
+ * Environment: KTLS_ULP (default "ktls"; "tls" walks the in-tree module),
+ * KTLS_VM_SLOWDOWN (scales the timeouts; set by scripts/vm).
+ *
+ * Each case runs in a child process with a time limit.  Output is TAP; the
+ * last line is "N passed, N failed".  Exit status 1 when a case failed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <linux/tls.h>
+
+#include "fault.h"
+
+#define CASE_SECONDS	150	/* per case, before scaling */
+#define SHOW_FAILURES	3	/* failing points reported in full */
+
+struct fault_case {
+	const struct fault_op *op;
+	uint16_t version;	/* 0: the op does not depend on it */
+	size_t size;
+	char name[48];
+};
+
+/* Where a child is, for the parent to report a time-out. */
+struct progress {
+	unsigned int n;
+	const char *stage;
+};
+
+static unsigned int slowdown = 1;
+static unsigned int max_points = 3000;
+static struct progress *progress;
+
+void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("# ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+unsigned int scaled(unsigned int seconds)
+{
+	return seconds * slowdown;
+}
+
+static bool errno_allowed(const struct fault_op *op, int err)
+{
+	const int *e;
+
+	if (err == ENOMEM)
+		return true;
+	for (e = op->errnos; *e; e++) {
+		if (*e == err)
+			return true;
+	}
+	return false;
+}
+
+/* Tallies of one walk, for its summary line. */
+struct tally {
+	unsigned int points;		/* injected failures walked */
+	unsigned int refused;		/* the call failed (allowed errno) */
+	unsigned int shortened;		/* it returned a short count */
+	unsigned int absorbed;		/* it succeeded all the same */
+	unsigned int failures;		/* points where a check failed */
+	char failed_at[160];		/* their numbers */
+};
+
+static void note_failure(struct tally *t, unsigned int n)
+{
+	size_t len = strlen(t->failed_at);
+
+	if (len < sizeof(t->failed_at) - 12)
+		snprintf(t->failed_at + len, sizeof(t->failed_at) - len, "%s%u",
+			 len ? "," : "", n);
+	else if (!strstr(t->failed_at, "..."))
+		strcat(t->failed_at, ",...");
+	t->failures++;
+}
+
+/* One iteration: fresh connection, point @n armed, checks.  Returns 0 when
+ * all held; sets *done when the operation never reached point @n. */
+static int step(const struct fault_case *fc, unsigned int n, struct tally *t,
+		bool *done)
+{
+	const struct fault_op *op = fc->op;
+	bool verbose = t->failures < SHOW_FAILURES;
+	struct outcome o = { 0 };
+	struct conn c;
+	long open;
+	int bad = 0;
+
+	progress->n = n;
+	progress->stage = "setting up";
+	if (conn_open(&c, fc->version, fc->size, op->stage) ||
+	    (op->prepare && op->prepare(&c))) {
+		diag("%s N=%u: setting up without injection failed", fc->name, n);
+		conn_close(&c);
+		*done = true;
+		return -1;
+	}
+
+	kmsg_mark();
+	progress->stage = "in the armed call";
+	if (inject_arm(n)) {
+		diag("cannot arm fail-nth: %s", strerror(errno));
+		exit(2);
+	}
+	o.ret = op->run(&c);
+	o.err = errno;
+	o.injected = inject_disarm();
+	progress->stage = "checking";
+
+	if (o.ret < 0 && !o.injected) {
+		diag("%s N=%u: failed with %s although no fault was injected",
+		     fc->name, n, strerror(o.err));
+		bad = 1;
+	} else if (o.ret < 0 && !errno_allowed(op, o.err)) {
+		diag("%s N=%u: the injected failure came back as %s, not ENOMEM",
+		     fc->name, n, strerror(o.err));
+		bad = 1;
+	} else if (!verbose) {
+		/* Quiet: the first failures were shown in full. */
+		bad = op->check(&c, &o) ? 1 : 0;
+	} else if (op->check(&c, &o)) {
+		diag("%s N=%u: the call returned %ld%s%s; the check above failed",
+		     fc->name, n, o.ret, o.ret < 0 ? " " : "",
+		     o.ret < 0 ? strerror(o.err) : "");
+		bad = 1;
+	}
+	conn_close(&c);
+
+	progress->stage = "counting open contexts";
+	open = ulp_open_contexts();
+	if (open > 0) {
+		diag("%s N=%u: %ld kTLS context(s) still counted open after every socket was closed",
+		     fc->name, n, open);
+		bad = 1;
+	}
+	if (bad && verbose)
+		kmsg_print(40);
+
+	*done = !o.injected;
+	if (o.injected) {
+		t->points++;
+		if (o.ret < 0)
+			t->refused++;
+		else if (op->sizes && (size_t)o.ret < fc->size)
+			t->shortened++;
+		else
+			t->absorbed++;
+	}
+	if (bad)
+		note_failure(t, n);
+	return bad ? -1 : 0;
+}
+
+static int walk(const struct fault_case *fc)
+{
+	struct tally t = { 0 };
+	bool done = false;
+	unsigned int n;
+
+	for (n = 1; n <= max_points && !done; n++) {
+		if (step(fc, n, &t, &done) && done && !t.points && n == 1)
+			return 1;	/* setup itself is broken */
+	}
+	if (!done) {
+		diag("%s: still reaching new fault points after %u, giving up",
+		     fc->name, max_points);
+		return 1;
+	}
+	diag("%s: %u fault points; the call failed cleanly at %u, returned short at %u, absorbed %u",
+	     fc->name, t.points, t.refused, t.shortened, t.absorbed);
+	if (notes.sticky || notes.lost)
+		diag("%s: socket left in error %u time(s), data lost at close %u time(s)",
+		     fc->name, notes.sticky, notes.lost);
+	if (t.failures) {
+		diag("%s: checks failed at %u point(s): N=%s", fc->name,
+		     t.failures, t.failed_at);
+		return 1;
+	}
+	return 0;
+}
+
+/* Deep enough for anything the walk calls, touched before anything is
+ * armed: a stack page fault then would be a fault point of its own. */
+static void prefault_stack(void)
+{
+	volatile char pad[256 * 1024];
+
+	memset((char *)pad, 0, sizeof(pad));
+}
+
+static int run_child(const struct fault_case *fc)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (mlockall(MCL_CURRENT | MCL_FUTURE))
+		diag("mlockall: %s (page faults may take injected failures)",
+		     strerror(errno));
+	prefault_stack();
+	if (inject_open())
+		return 2;
+	return walk(fc);
+}
+
+/* Runs one case in a child; returns true when it passed. */
+static bool run_case(const struct fault_case *fc, unsigned int num)
+{
+	unsigned int limit = scaled(CASE_SECONDS) * 10, ticks = 0;
+	const char *why = NULL;
+	char reason[96];
+	int status = 0;
+	pid_t pid;
+
+	progress->n = 0;
+	progress->stage = "starting";
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		printf("not ok %u %s # fork: %s\n", num, fc->name, strerror(errno));
+		return false;
+	}
+	if (!pid)
+		_exit(run_child(fc));
+
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		if (++ticks > limit) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			snprintf(reason, sizeof(reason),
+				 "timed out after %u s at N=%u, %s",
+				 limit / 10, progress->n, progress->stage);
+			why = reason;
+			break;
+		}
+		nanosleep(&ts, NULL);
+	}
+	if (!why && WIFSIGNALED(status)) {
+		snprintf(reason, sizeof(reason), "killed by signal %d at N=%u, %s",
+			 WTERMSIG(status), progress->n, progress->stage);
+		why = reason;
+	} else if (!why && WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+		why = "could not drive fault injection";
+	}
+	if (!why && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		printf("ok %u %s\n", num, fc->name);
+		return true;
+	}
+	printf("not ok %u %s%s%s\n", num, fc->name, why ? " # " : "",
+	       why ? why : "");
+	return false;
+}
+
+static bool selected(const char *name, char **filters, int nfilters)
+{
+	int i;
+
+	if (!nfilters)
+		return true;
+	for (i = 0; i < nfilters; i++) {
+		if (strstr(name, filters[i]))
+			return true;
+	}
+	return false;
+}
+
+static unsigned int build_cases(struct fault_case *cases, unsigned int max,
+				char **filters, int nfilters)
+{
+	static const uint16_t versions[] = { TLS_1_2_VERSION, TLS_1_3_VERSION };
+	static const size_t one_size[] = { 0, 0 };
+	unsigned int i, v, count = 0;
+	const size_t *s;
+
+	for (i = 0; i < fault_nops; i++) {
+		const struct fault_op *op = &fault_ops[i];
+		unsigned int nv = op->versioned ? 2 : 1;
+
+		for (v = 0; v < nv; v++) {
+			const size_t *sizes = op->sizes ? op->sizes : one_size;
+
+			s = sizes;
+			do {
+				struct fault_case *fc = &cases[count];
+				int len;
+
+				fc->op = op;
+				fc->version = op->versioned ? versions[v] : TLS_1_2_VERSION;
+				fc->size = *s;
+				len = snprintf(fc->name, sizeof(fc->name), "%s", op->name);
+				if (op->versioned)
+					len += snprintf(fc->name + len, sizeof(fc->name) - len,
+							"/%s", v ? "tls13" : "tls12");
+				if (op->sizes)
+					snprintf(fc->name + len, sizeof(fc->name) - len,
+						 "/%zu", *s);
+				if (selected(fc->name, filters, nfilters) && count < max)
+					count++;
+			} while (*s && *++s);
+		}
+	}
+	return count;
+}
+
+int main(int argc, char **argv)
+{
+	struct fault_case cases[128];
+	unsigned int ncases, i, passed = 0, failed = 0;
+	char *filters[16];
+	int nfilters = 0, opt, list = 0;
+	const char *env;
+	char why[256];
+
+	while ((opt = getopt(argc, argv, "lt:n:")) != -1) {
+		switch (opt) {
+		case 'l':
+			list = 1;
+			break;
+		case 't':
+			if (nfilters < 16)
+				filters[nfilters++] = optarg;
+			break;
+		case 'n':
+			max_points = strtoul(optarg, NULL, 10);
+			break;
+		default:
+			fprintf(stderr, "usage: %s [-l] [-t SUBSTRING]... [-n MAX_POINTS]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	env = getenv("KTLS_VM_SLOWDOWN");
+	if (env && atoi(env) > 0)
+		slowdown = atoi(env);
+
+	ncases = build_cases(cases, sizeof(cases) / sizeof(cases[0]),
+			     filters, nfilters);
+	if (list) {
+		for (i = 0; i < ncases; i++)
+			puts(cases[i].name);
+		return 0;
+	}
+
+	printf("TAP version 13\n");
+	if (inject_probe(why, sizeof(why))) {
+		printf("1..0 # SKIP %s\n", why);
+		printf("0 passed, 0 failed, %u skipped\n", ncases);
+		return 0;
+	}
+	progress = mmap(NULL, sizeof(*progress), PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (progress == MAP_FAILED) {
+		perror("mmap");
+		return 2;
+	}
+	if (inject_setup()) {
+		inject_restore();
+		printf("1..0 # SKIP cannot configure fault injection\n");
+		printf("0 passed, 1 failed\n");
+		return 1;
+	}
+	diag("ULP %s; every allocation of the calling thread may fail (failslab, fail_page_alloc)",
+	     ulp_name());
+	printf("1..%u\n", ncases);
+	for (i = 0; i < ncases; i++) {
+		if (run_case(&cases[i], i + 1))
+			passed++;
+		else
+			failed++;
+	}
+	inject_restore();
+	printf("%u passed, %u failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
