@@ -232,17 +232,20 @@ static void sha256_file(int fd, uint64_t size, char out[65])
 	free(buf);
 }
 
+/* The counters of the module that carried the records: ktls keeps its own
+ * /proc/net/ktls_stat, the in-tree module /proc/net/tls_stat. */
 static void show_tls_stat(void)
 {
-	FILE *f = fopen("/proc/net/tls_stat", "r");
+	const char *path = strcmp(ulp, "tls") ? "/proc/net/ktls_stat" :
+						"/proc/net/tls_stat";
+	FILE *f = fopen(path, "r");
 	char line[256];
 
 	if (!f) {
-		printf("  /proc/net/tls_stat: absent (it belongs to the "
-		       "in-tree tls module)\n");
+		printf("  %s: absent\n", path);
 		return;
 	}
-	printf("  /proc/net/tls_stat (counters of the in-tree tls module):\n");
+	printf("  %s:\n", path);
 	while (fgets(line, sizeof(line), f))
 		printf("    %s", line);
 	fclose(f);

@@ -4,7 +4,8 @@
  * against the ULP named by $KTLS_ULP ("ktls" by default; "tls" is the
  * in-tree module, the reference).
  *
- * Fixtures, each run for (TLS 1.2, TLS 1.3) x (AES-GCM-128, AES-GCM-256):
+ * Fixtures, each run for (TLS 1.2, TLS 1.3) x (AES-GCM-128, AES-GCM-256,
+ * AES-CCM-128, ChaCha20-Poly1305):
  *   tls   a loopback TCP pair, the ULP and keys on both ends, one key per
  *         direction: data path, sendfile, partial reads, poll, non-blocking,
  *         close/shutdown, getsockopt, control records.
@@ -14,7 +15,8 @@
  *         what the kernel sends is opened by crosscheck.c, what crosscheck.c
  *         seals is fed to the kernel; malformed and split records, poll on a
  *         partial record.
- * plus a few variant-less tests of attaching the ULP.
+ * plus a few variant-less tests: attaching the ULP, many sockets, IPv6,
+ * ciphers the kernel lacks.
  *
  * Usage: ktls_test [-f FIXTURE] [-v VARIANT] [-t TEST] [-l]
  *   each filter may repeat and matches as a substring; -l lists and exits.
@@ -497,9 +499,8 @@ static ssize_t recv_record_type(int fd, void *buf, size_t len, uint8_t *type,
 /* ---- variants ----------------------------------------------------------- */
 
 /*
- * Every fixture runs for each (version, cipher) below.  crosscheck.c also
- * knows AES-CCM-128 and ChaCha20-Poly1305: adding them here is one more
- * FIXTURE_VARIANT_ADD each.
+ * Every fixture runs for each (version, cipher) below; crosscheck.c has a
+ * row for each of these ciphers.
  */
 
 #define TLS_VARIANTS(fix)						\
@@ -527,6 +528,26 @@ static ssize_t recv_record_type(int fd, void *buf, size_t len, uint8_t *type,
 	{								\
 		.version = TLS_1_3_VERSION,				\
 		.cipher = TLS_CIPHER_AES_GCM_256,			\
+	};								\
+	FIXTURE_VARIANT_ADD(fix, tls12_aes_ccm_128)			\
+	{								\
+		.version = TLS_1_2_VERSION,				\
+		.cipher = TLS_CIPHER_AES_CCM_128,			\
+	};								\
+	FIXTURE_VARIANT_ADD(fix, tls13_aes_ccm_128)			\
+	{								\
+		.version = TLS_1_3_VERSION,				\
+		.cipher = TLS_CIPHER_AES_CCM_128,			\
+	};								\
+	FIXTURE_VARIANT_ADD(fix, tls12_chacha20_poly1305)		\
+	{								\
+		.version = TLS_1_2_VERSION,				\
+		.cipher = TLS_CIPHER_CHACHA20_POLY1305,			\
+	};								\
+	FIXTURE_VARIANT_ADD(fix, tls13_chacha20_poly1305)		\
+	{								\
+		.version = TLS_1_3_VERSION,				\
+		.cipher = TLS_CIPHER_CHACHA20_POLY1305,			\
 	}
 
 /* Seeds of the two directions' keys: a = client->server, b = reverse. */
@@ -693,6 +714,22 @@ TEST_F_TIMEOUT(tls, bidirectional, 60)
 }
 
 /* sendfile @len bytes from offset @off of a random file of @flen bytes. */
+/*
+ * A receive buffer too small to hold a whole record: the record layer must
+ * take partial records out of TCP, or the window closes and the transfer
+ * stalls for ever.  TCP itself moves only a few records a second through
+ * such a window (the in-tree module is as slow), so the transfer is short.
+ */
+TEST_F_TIMEOUT(tls, small_rcvbuf, 60)
+{
+	int sz = 4096;
+
+	ASSERT_EQ(0, setsockopt(self->cfd, SOL_SOCKET, SO_RCVBUF, &sz,
+				sizeof(sz)));
+	check_stream(_metadata, self->fd, self->cfd, 3 * 16384 + 5, IO_SEND,
+		     IO_RECV, false, 7);
+}
+
 static void check_sendfile(struct __test_metadata *_metadata, int from,
 			   int to, size_t flen, off_t off, size_t len)
 {
@@ -1502,6 +1539,115 @@ TEST(many_sockets)
 	}
 	for (i = 0; i < N; i += 2)
 		close(c[i]);
+}
+
+/* The same record layer over IPv6 (its proto tables are built apart). */
+TEST(ipv6_pair)
+{
+	struct sockaddr_in6 addr = {
+		.sin6_family = AF_INET6,
+		.sin6_addr = IN6ADDR_LOOPBACK_INIT,
+	};
+	socklen_t alen = sizeof(addr);
+	union cc_crypto_info a, b;
+	int l, c, s;
+	size_t len;
+
+	signal(SIGPIPE, SIG_IGN);
+	l = socket(AF_INET6, SOCK_STREAM, 0);
+	ASSERT_GE(l, 0);
+	ASSERT_EQ(0, bind(l, (struct sockaddr *)&addr, sizeof(addr)));
+	ASSERT_EQ(0, listen(l, 1));
+	ASSERT_EQ(0, getsockname(l, (struct sockaddr *)&addr, &alen));
+	c = socket(AF_INET6, SOCK_STREAM, 0);
+	ASSERT_GE(c, 0);
+	ASSERT_EQ(0, connect(c, (struct sockaddr *)&addr, sizeof(addr)));
+	s = accept(l, NULL, NULL);
+	ASSERT_GE(s, 0);
+	close(l);
+	set_timeouts(_metadata, c);
+	set_timeouts(_metadata, s);
+
+	ASSERT_EQ(0, attach_ulp(c));
+	ASSERT_EQ(0, attach_ulp(s));
+	len = make_info(&a, TLS_1_3_VERSION, TLS_CIPHER_AES_GCM_256, SEED_A, 0);
+	ASSERT_EQ(len, make_info(&b, TLS_1_3_VERSION, TLS_CIPHER_AES_GCM_256,
+				 SEED_B, 0));
+	set_key(_metadata, c, TLS_TX, &a, len);
+	set_key(_metadata, s, TLS_RX, &a, len);
+	set_key(_metadata, s, TLS_TX, &b, len);
+	set_key(_metadata, c, TLS_RX, &b, len);
+	check_stream(_metadata, c, s, 100000, IO_SEND, IO_RECV, false, 1);
+	check_stream(_metadata, s, c, 100000, IO_SEND, IO_RECV, false, 2);
+	close(c);
+	close(s);
+}
+
+/*
+ * Ciphers the API knows but Debian's 6.1 kernel cannot run (no SM4, no
+ * ARIA): installing one fails cleanly and leaves the socket configurable.
+ * ktls reports the crypto API's ENOENT, and EINVAL for ARIA with TLS 1.3
+ * (ARIA is TLS 1.2 only); the in-tree 6.1 module does not know ARIA at all
+ * (EINVAL).
+ */
+TEST(unavailable_ciphers)
+{
+	static const struct {
+		uint16_t version, cipher;
+		size_t size;
+		int ktls_errno;
+	} cases[] = {
+		{ TLS_1_3_VERSION, TLS_CIPHER_SM4_GCM,
+		  sizeof(struct tls12_crypto_info_sm4_gcm), ENOENT },
+		{ TLS_1_3_VERSION, TLS_CIPHER_SM4_CCM,
+		  sizeof(struct tls12_crypto_info_sm4_ccm), ENOENT },
+		{ TLS_1_2_VERSION, TLS_CIPHER_ARIA_GCM_128,
+		  sizeof(struct tls12_crypto_info_aria_gcm_128), ENOENT },
+		{ TLS_1_2_VERSION, TLS_CIPHER_ARIA_GCM_256,
+		  sizeof(struct tls12_crypto_info_aria_gcm_256), ENOENT },
+		{ TLS_1_3_VERSION, TLS_CIPHER_ARIA_GCM_128,
+		  sizeof(struct tls12_crypto_info_aria_gcm_128), EINVAL },
+	};
+	union cc_crypto_info a, b;
+	unsigned char raw[64];
+	size_t i, len;
+	int c, s;
+
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct tls_crypto_info hdr = {
+			.version = cases[i].version,
+			.cipher_type = cases[i].cipher,
+		};
+
+		tcp_pair(_metadata, &c, &s);
+		ASSERT_EQ(0, attach_ulp(c));
+		ASSERT_EQ(0, attach_ulp(s));
+		fill_random(raw, sizeof(raw), i);
+		memcpy(raw, &hdr, sizeof(hdr));
+		ASSERT_LE(cases[i].size, sizeof(raw));
+		EXPECT_EQ(-1, setsockopt(c, SOL_TLS, TLS_TX, raw,
+					 cases[i].size));
+		if (ulp_is_intree()) {
+			EXPECT_TRUE(errno == ENOENT || errno == EINVAL);
+		} else {
+			EXPECT_EQ(cases[i].ktls_errno, errno) {
+				TH_LOG("case %zu: %s", i, strerror(errno));
+			}
+		}
+		/* Nothing was half-installed. */
+		len = make_info(&a, TLS_1_2_VERSION, TLS_CIPHER_AES_GCM_128,
+				SEED_A, 0);
+		make_info(&b, TLS_1_2_VERSION, TLS_CIPHER_AES_GCM_128,
+			  SEED_B, 0);
+		set_key(_metadata, c, TLS_TX, &a, len);
+		set_key(_metadata, s, TLS_RX, &a, len);
+		set_key(_metadata, s, TLS_TX, &b, len);
+		set_key(_metadata, c, TLS_RX, &b, len);
+		check_pair_alive(_metadata, c, s);
+		close(c);
+		close(s);
+	}
 }
 
 /* ==== fixture wire: the ULP against crosscheck.c over raw TCP ============ */
