@@ -36,6 +36,7 @@
 #include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <linux/tls.h>
 
@@ -1539,6 +1540,31 @@ TEST(many_sockets)
 	}
 	for (i = 0; i < N; i += 2)
 		close(c[i]);
+}
+
+/*
+ * A socket using the ULP pins its module: unloading it must fail while the
+ * socket exists (the VM runner unloads ktls after the run, so the clean
+ * unload afterwards is checked there).
+ */
+TEST(module_pinned_by_socket)
+{
+	union cc_crypto_info a;
+	size_t len;
+	int c, s;
+
+	tcp_pair(_metadata, &c, &s);
+	ASSERT_EQ(0, attach_ulp(c));
+	len = make_info(&a, TLS_1_3_VERSION, TLS_CIPHER_AES_GCM_128, SEED_A, 0);
+	set_key(_metadata, c, TLS_TX, &a, len);
+	EXPECT_EQ(-1, syscall(SYS_delete_module, ulp_name(), O_NONBLOCK));
+	EXPECT_TRUE(errno == EWOULDBLOCK || errno == EBUSY) {
+		TH_LOG("delete_module(%s): %s", ulp_name(), strerror(errno));
+	}
+	/* Still working after the refused unload. */
+	ASSERT_EQ(5, send(c, "still", 5, 0));
+	close(c);
+	close(s);
 }
 
 /* The same record layer over IPv6 (its proto tables are built apart). */
