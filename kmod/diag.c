@@ -9,7 +9,8 @@
  *
  * Attributes, nested in INET_ULP_INFO_TLS as the in-tree module does:
  * TLS_INFO_VERSION and TLS_INFO_CIPHER (u16, once a direction is
- * configured), TLS_INFO_TXCONF and TLS_INFO_RXCONF (u16, TLS_CONF_*).
+ * configured), TLS_INFO_TXCONF and TLS_INFO_RXCONF (u16, TLS_CONF_*), and
+ * the flag TLS_INFO_ZC_RO_TX when TLS_TX_ZEROCOPY_RO is set.
  */
 #include <linux/kernel.h>
 #include <linux/inet_diag.h>
@@ -53,6 +54,10 @@ int ktls_diag_get_info(struct sock *sk, struct sk_buff *skb)
 	if (err)
 		goto out;
 	err = nla_put_u16(skb, TLS_INFO_RXCONF, ktls_conf_uapi(rx_conf));
+	if (err)
+		goto out;
+	if (READ_ONCE(ctx->zerocopy_ro))
+		err = nla_put_flag(skb, TLS_INFO_ZC_RO_TX);
 out:
 	rcu_read_unlock();
 	if (err) {
@@ -69,5 +74,6 @@ size_t ktls_diag_get_info_size(const struct sock *sk)
 	       nla_total_size(sizeof(u16)) +	/* TLS_INFO_VERSION */
 	       nla_total_size(sizeof(u16)) +	/* TLS_INFO_CIPHER */
 	       nla_total_size(sizeof(u16)) +	/* TLS_INFO_TXCONF */
-	       nla_total_size(sizeof(u16));	/* TLS_INFO_RXCONF */
+	       nla_total_size(sizeof(u16)) +	/* TLS_INFO_RXCONF */
+	       nla_total_size(0);		/* TLS_INFO_ZC_RO_TX */
 }

@@ -46,6 +46,8 @@
 #include <net/sock.h>
 #include <net/inet_connection_sock.h>
 
+#include <ktls.h>		/* uapi/ktls.h */
+
 #define KTLS_ULP_NAME		"ktls"
 
 #define KTLS_HEADER_SIZE	5	/* type(1) version(2) length(2) */
@@ -193,6 +195,8 @@ struct ktls_ctx {
 	struct sock *sk;
 	u8 tx_conf;		/* enum ktls_conf */
 	u8 rx_conf;
+	bool zerocopy_ro;	/* TLS_TX_ZEROCOPY_RO */
+	u16 tx_max_payload;	/* TLS_TX_MAX_PAYLOAD_LEN */
 	struct ktls_prot prot;	/* shared: TX and RX must agree */
 	const struct ktls_tx_ops *tx_ops;
 	const struct ktls_rx_ops *rx_ops;

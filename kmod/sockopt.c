@@ -12,6 +12,9 @@
  * EBUSY until the direction is configured; with a
  * struct tls_crypto_info sized buffer it returns version and cipher only,
  * with the cipher's full struct it also returns key, salt, iv and rec_seq.
+ *
+ * TLS_TX_ZEROCOPY_RO and TLS_TX_MAX_PAYLOAD_LEN are described in
+ * uapi/ktls.h.
  */
 #include <linux/kernel.h>
 #include <linux/uaccess.h>
@@ -102,6 +105,39 @@ out:
 	return err;
 }
 
+static int ktls_set_zerocopy_ro(struct ktls_ctx *ctx, sockptr_t optval,
+				unsigned int optlen)
+{
+	unsigned int value;
+
+	if (sockptr_is_null(optval) || optlen != sizeof(value))
+		return -EINVAL;
+	if (copy_from_sockptr(&value, optval, sizeof(value)))
+		return -EFAULT;
+	if (value > 1)
+		return -EINVAL;
+	ctx->zerocopy_ro = value;
+	return 0;
+}
+
+static int ktls_set_max_payload(struct ktls_ctx *ctx, sockptr_t optval,
+				unsigned int optlen)
+{
+	u16 value;
+
+	if (sockptr_is_null(optval) || optlen != sizeof(value))
+		return -EINVAL;
+	if (copy_from_sockptr(&value, optval, sizeof(value)))
+		return -EFAULT;
+	if (value < KTLS_MIN_RECORD_PAYLOAD || value > KTLS_MAX_PAYLOAD)
+		return -EINVAL;
+	/* The open record was started under the old limit. */
+	if (ctx->tx.open && ctx->tx.len)
+		return -EBUSY;
+	ctx->tx_max_payload = value;
+	return 0;
+}
+
 int ktls_setsockopt(struct sock *sk, int level, int optname,
 		    sockptr_t optval, unsigned int optlen)
 {
@@ -112,17 +148,24 @@ int ktls_setsockopt(struct sock *sk, int level, int optname,
 		return ctx->sk_proto->setsockopt(sk, level, optname, optval,
 						 optlen);
 
+	mutex_lock(&ctx->tx_lock);
+	lock_sock(sk);
 	switch (optname) {
 	case TLS_TX:
 	case TLS_RX:
+		err = ktls_set_crypto(sk, ctx, optval, optlen,
+				      optname == TLS_TX);
+		break;
+	case TLS_TX_ZEROCOPY_RO:
+		err = ktls_set_zerocopy_ro(ctx, optval, optlen);
+		break;
+	case TLS_TX_MAX_PAYLOAD_LEN:
+		err = ktls_set_max_payload(ctx, optval, optlen);
 		break;
 	default:
-		return -ENOPROTOOPT;
+		err = -ENOPROTOOPT;
+		break;
 	}
-
-	mutex_lock(&ctx->tx_lock);
-	lock_sock(sk);
-	err = ktls_set_crypto(sk, ctx, optval, optlen, optname == TLS_TX);
 	release_sock(sk);
 	mutex_unlock(&ctx->tx_lock);
 	return err;
@@ -176,6 +219,38 @@ static int ktls_get_crypto(struct sock *sk, struct ktls_ctx *ctx,
 	return err;
 }
 
+static int ktls_get_zerocopy_ro(struct ktls_ctx *ctx, char __user *optval,
+				int __user *optlen)
+{
+	unsigned int value = READ_ONCE(ctx->zerocopy_ro);
+	int len;
+
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len != sizeof(value))
+		return -EINVAL;
+	if (copy_to_user(optval, &value, sizeof(value)))
+		return -EFAULT;
+	return 0;
+}
+
+static int ktls_get_max_payload(struct ktls_ctx *ctx, char __user *optval,
+				int __user *optlen)
+{
+	u16 value = READ_ONCE(ctx->tx_max_payload);
+	int len;
+
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < (int)sizeof(value))
+		return -EINVAL;
+	if (put_user(sizeof(value), optlen))
+		return -EFAULT;
+	if (copy_to_user(optval, &value, sizeof(value)))
+		return -EFAULT;
+	return 0;
+}
+
 int ktls_getsockopt(struct sock *sk, int level, int optname,
 		    char __user *optval, int __user *optlen)
 {
@@ -190,6 +265,10 @@ int ktls_getsockopt(struct sock *sk, int level, int optname,
 	case TLS_RX:
 		return ktls_get_crypto(sk, ctx, optval, optlen,
 				       optname == TLS_TX);
+	case TLS_TX_ZEROCOPY_RO:
+		return ktls_get_zerocopy_ro(ctx, optval, optlen);
+	case TLS_TX_MAX_PAYLOAD_LEN:
+		return ktls_get_max_payload(ctx, optval, optlen);
 	default:
 		return -ENOPROTOOPT;
 	}

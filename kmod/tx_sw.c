@@ -284,6 +284,10 @@ static int tx_check(struct sock *sk, struct ktls_tx *tx, int flags)
 {
 	if (unlikely(tx->err))
 		return tx->err;
+	/* The last sequence number was used: another record would reuse a
+	 * nonce. */
+	if (unlikely(tx->d.exhausted))
+		return -EBADMSG;
 	if (unlikely(sk->sk_err))
 		return -sock_error(sk);
 	if (unlikely(sk->sk_shutdown & SEND_SHUTDOWN))
@@ -337,7 +341,7 @@ static int tx_write(struct sock *sk, struct ktls_ctx *ctx,
 				if (err)
 					break;
 			}
-			n = min_t(size_t, left, KTLS_MAX_PAYLOAD - tx->len);
+			n = min_t(size_t, left, ctx->tx_max_payload - tx->len);
 			fault = tx_put(sk, tx, from, n, &done,
 				       KTLS_TX_DATA_FRAGS);
 			tx->len += done;
@@ -355,7 +359,7 @@ static int tx_write(struct sock *sk, struct ktls_ctx *ctx,
 			}
 		}
 		if (tx->open && tx->len &&
-		    (tx->len == KTLS_MAX_PAYLOAD || (!left && !more) ||
+		    (tx->len >= ctx->tx_max_payload || (!left && !more) ||
 		     fault)) {
 			int push_flags = tcp_flags;
 

@@ -230,6 +230,7 @@ static int ktls_ulp_init(struct sock *sk)
 	mutex_init(&ctx->tx_lock);
 	ctx->tx_conf = KTLS_CONF_BASE;
 	ctx->rx_conf = KTLS_CONF_BASE;
+	ctx->tx_max_payload = KTLS_MAX_PAYLOAD;
 
 	write_lock_bh(&sk->sk_callback_lock);
 	ctx->sk_proto = sk->sk_prot;

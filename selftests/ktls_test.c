@@ -42,6 +42,7 @@
 
 #include "kselftest_harness.h"
 #include "crosscheck.h"
+#include "../uapi/ktls.h"
 
 #ifndef SOL_TLS
 #define SOL_TLS 282
@@ -1404,6 +1405,40 @@ TEST_F(api, getsockopt_before_set)
 	EXPECT_EQ(EBUSY, errno);
 }
 
+/* Accepted and reported; it only matters with device offload. */
+TEST_F(api, zerocopy_ro)
+{
+	unsigned int v = 1, got = 7;
+	socklen_t optlen = sizeof(got);
+	uint64_t big = 1;
+
+	ASSERT_EQ(0, setsockopt(self->fd, SOL_TLS, TLS_TX_ZEROCOPY_RO, &v,
+				sizeof(v)));
+	ASSERT_EQ(0, getsockopt(self->fd, SOL_TLS, TLS_TX_ZEROCOPY_RO, &got,
+				&optlen));
+	EXPECT_EQ(1, got);
+	v = 2;
+	EXPECT_EQ(-1, setsockopt(self->fd, SOL_TLS, TLS_TX_ZEROCOPY_RO, &v,
+				 sizeof(v)));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, setsockopt(self->fd, SOL_TLS, TLS_TX_ZEROCOPY_RO, &big,
+				 sizeof(big)));
+	EXPECT_EQ(EINVAL, errno);
+	optlen = sizeof(big);
+	EXPECT_EQ(-1, getsockopt(self->fd, SOL_TLS, TLS_TX_ZEROCOPY_RO, &big,
+				 &optlen));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+/* connect(AF_UNSPEC) would disconnect TCP under the record layer. */
+TEST_F(api, connect_unspec_refused)
+{
+	struct sockaddr sa = { .sa_family = AF_UNSPEC };
+
+	EXPECT_EQ(-1, connect(self->fd, &sa, sizeof(sa)));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+}
+
 TEST_F(api, unknown_option)
 {
 	int one = 1;
@@ -1841,6 +1876,91 @@ TEST_F(wire, tx_records_crosscheck)
 		free(data);
 	}
 	EXPECT_EQ(records, tx_rec_seq(_metadata, self->tls, self->len));
+}
+
+/* TLS_TX_MAX_PAYLOAD_LEN (kernels >= 6.19; not in the 6.1 in-tree module). */
+TEST_F(wire, tx_max_payload)
+{
+	unsigned char *data = random_buf(1000, 31);
+	socklen_t optlen = sizeof(uint16_t);
+	uint16_t v = 100, got = 0;
+
+	wire_keys(_metadata, self, variant, 0);
+	if (ulp_is_intree())
+		SKIP(return, "the 6.1 in-tree module has no TLS_TX_MAX_PAYLOAD_LEN");
+	ASSERT_NE(NULL, data);
+	ASSERT_EQ(0, getsockopt(self->tls, SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN,
+				&got, &optlen));
+	EXPECT_EQ(16384, got);
+	EXPECT_EQ(sizeof(uint16_t), optlen);
+
+	v = 63;
+	EXPECT_EQ(-1, setsockopt(self->tls, SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN,
+				 &v, sizeof(v)));
+	EXPECT_EQ(EINVAL, errno);
+	v = 16385;
+	EXPECT_EQ(-1, setsockopt(self->tls, SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN,
+				 &v, sizeof(v)));
+	EXPECT_EQ(EINVAL, errno);
+	v = 100;
+	EXPECT_EQ(-1, setsockopt(self->tls, SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN,
+				 &v, sizeof(int)));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, setsockopt(self->tls, SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN,
+				&v, sizeof(v)));
+	optlen = sizeof(got);
+	ASSERT_EQ(0, getsockopt(self->tls, SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN,
+				&got, &optlen));
+	EXPECT_EQ(100, got);
+
+	/* 1000 bytes in one send: ten records of 100, checked on the wire. */
+	ASSERT_EQ(1000, send(self->tls, data, 1000, 0));
+	EXPECT_EQ(10, wire_expect_data(_metadata, self, data, 1000));
+
+	/* Not while a record is open. */
+	ASSERT_EQ(10, send(self->tls, data, 10, MSG_MORE));
+	v = 200;
+	EXPECT_EQ(-1, setsockopt(self->tls, SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN,
+				 &v, sizeof(v)));
+	EXPECT_EQ(EBUSY, errno);
+	ASSERT_EQ(10, send(self->tls, data + 10, 10, 0));
+	EXPECT_EQ(1, wire_expect_data(_metadata, self, data, 20));
+	EXPECT_EQ(0, setsockopt(self->tls, SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN,
+				&v, sizeof(v)));
+	free(data);
+}
+
+/*
+ * The last sequence number may be used once; after it, a record would
+ * reuse a nonce, so TX fails with EBADMSG and RX rejects the next record.
+ * (The 6.1 in-tree module wraps around instead.)
+ */
+TEST_F(wire, seq_wrap)
+{
+	unsigned char rec[CC_MAX_RECORD];
+	char buf[16];
+	ssize_t n;
+
+	if (ulp_is_intree())
+		SKIP(return, "the 6.1 in-tree module reuses the nonce after a wrap");
+	wire_keys(_metadata, self, variant, UINT64_MAX);
+
+	ASSERT_EQ(4, send(self->tls, "last", 4, 0));
+	EXPECT_EQ(1, wire_expect_data(_metadata, self,
+				      (const unsigned char *)"last", 4));
+	EXPECT_EQ(-1, send(self->tls, "more", 4, 0));
+	EXPECT_EQ(EBADMSG, errno);
+
+	n = cc_seal(&self->seal, CC_TYPE_DATA, "last", 4, 0, rec, sizeof(rec));
+	ASSERT_GT(n, 0);
+	raw_write(_metadata, self->raw, rec, n);
+	n = cc_seal(&self->seal, CC_TYPE_DATA, "next", 4, 0, rec, sizeof(rec));
+	ASSERT_GT(n, 0);
+	raw_write(_metadata, self->raw, rec, n);
+	ASSERT_EQ(4, recv(self->tls, buf, sizeof(buf), 0));
+	EXPECT_EQ(0, memcmp(buf, "last", 4));
+	EXPECT_EQ(-1, recv(self->tls, buf, sizeof(buf), 0));
+	EXPECT_EQ(EBADMSG, errno);
 }
 
 TEST_F(wire, tx_odd_sends_crosscheck)
