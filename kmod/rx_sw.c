@@ -133,14 +133,23 @@ static int rx_check_header(const struct ktls_prot *prot, const u8 *hdr,
 	return 0;
 }
 
+/* Address of buffer offset @off; *chunk: how much of @len fits in its page. */
+static u8 *rx_buf_at(const struct ktls_rx *rx, u32 off, u32 len, u32 *chunk)
+{
+	u32 poff = off % PAGE_SIZE;
+
+	*chunk = min_t(u32, len, PAGE_SIZE - poff);
+	return (u8 *)page_address(rx->pages[off / PAGE_SIZE]) + poff;
+}
+
 static void rx_buf_read(const struct ktls_rx *rx, u32 off, u8 *to, u32 len)
 {
-	while (len) {
-		u32 poff = off % PAGE_SIZE;
-		u32 chunk = min_t(u32, len, PAGE_SIZE - poff);
+	u32 chunk;
 
-		memcpy(to, (u8 *)page_address(rx->pages[off / PAGE_SIZE]) + poff,
-		       chunk);
+	while (len) {
+		const u8 *from = rx_buf_at(rx, off, len, &chunk);
+
+		memcpy(to, from, chunk);
 		to += chunk;
 		off += chunk;
 		len -= chunk;
@@ -151,13 +160,10 @@ static void rx_buf_read(const struct ktls_rx *rx, u32 off, u8 *to, u32 len)
  * part of the record. */
 static void rx_stage(struct sock *sk, struct ktls_rx *rx, u32 len)
 {
-	u32 done = 0;
+	u32 done = 0, chunk;
 
 	while (done < len) {
-		u32 off = rx->staged + done;
-		u32 poff = off % PAGE_SIZE;
-		u32 chunk = min_t(u32, len - done, PAGE_SIZE - poff);
-		u8 *to = (u8 *)page_address(rx->pages[off / PAGE_SIZE]) + poff;
+		u8 *to = rx_buf_at(rx, rx->staged + done, len - done, &chunk);
 
 		if (WARN_ON_ONCE(rx_peek(sk, done, to, chunk)))
 			break;

@@ -34,6 +34,7 @@ static int ktls_set_crypto(struct sock *sk, struct ktls_ctx *ctx,
 	const struct ktls_cipher *cipher;
 	struct tls_crypto_info hdr;
 	struct ktls_prot prot;
+	struct ktls_dir *d;
 	union {
 		struct tls_crypto_info info;
 		u8 bytes[sizeof(ctx->tx.d.info)];
@@ -74,29 +75,17 @@ static int ktls_set_crypto(struct sock *sk, struct ktls_ctx *ctx,
 	buf->info = hdr;
 
 	ctx->prot = prot;
-	if (tx) {
-		err = ktls_dir_init(&ctx->tx.d, &prot, &buf->info);
-		if (err)
-			goto out;
-		err = ktls_tx_sw_init(sk, ctx);
-		if (err) {
-			ktls_dir_free(&ctx->tx.d);
-			goto out;
-		}
-		ktls_stat_inc(sk, KTLS_STAT_TX_SW);
-		ktls_stat_inc(sk, KTLS_STAT_CURR_TX_SW);
-	} else {
-		err = ktls_dir_init(&ctx->rx.d, &prot, &buf->info);
-		if (err)
-			goto out;
-		err = ktls_rx_sw_init(sk, ctx);
-		if (err) {
-			ktls_dir_free(&ctx->rx.d);
-			goto out;
-		}
-		ktls_stat_inc(sk, KTLS_STAT_RX_SW);
-		ktls_stat_inc(sk, KTLS_STAT_CURR_RX_SW);
+	d = tx ? &ctx->tx.d : &ctx->rx.d;
+	err = ktls_dir_init(d, &prot, &buf->info);
+	if (err)
+		goto out;
+	err = tx ? ktls_tx_sw_init(sk, ctx) : ktls_rx_sw_init(sk, ctx);
+	if (err) {
+		ktls_dir_free(d);
+		goto out;
 	}
+	ktls_stat_inc(sk, tx ? KTLS_STAT_TX_SW : KTLS_STAT_RX_SW);
+	ktls_stat_inc(sk, tx ? KTLS_STAT_CURR_TX_SW : KTLS_STAT_CURR_RX_SW);
 out:
 	kfree_sensitive(buf);
 	if (err && err != -EFAULT && err != -ENOMEM)
