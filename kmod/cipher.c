@@ -115,52 +115,95 @@ int ktls_prot_init(struct ktls_prot *prot, u16 version,
 	return 0;
 }
 
-int ktls_dir_init(struct ktls_dir *d, const struct ktls_prot *prot,
-		  const struct tls_crypto_info *info)
+/* A keyed transform and its request, or an ERR_PTR in *aead. */
+static int ktls_dir_alloc(struct ktls_dir *d, const struct ktls_prot *prot,
+			  const struct tls_crypto_info *info,
+			  struct crypto_aead **aead, struct aead_request **req)
 {
 	const struct ktls_cipher *c = prot->cipher;
 	int err;
+
+	*req = NULL;
+	*aead = crypto_alloc_aead(c->alg, 0, 0);
+	if (IS_ERR(*aead)) {
+		err = PTR_ERR(*aead);
+		*aead = NULL;
+		pr_warn_ratelimited("ktls: cannot allocate %s (%d): is its crypto module available?\n",
+				    c->alg, err);
+		return err;
+	}
+	err = crypto_aead_setkey(*aead, info_key(info, c), c->key_size);
+	if (err)
+		goto err_free_aead;
+	err = crypto_aead_setauthsize(*aead, c->tag_size);
+	if (err)
+		goto err_free_aead;
+	*req = aead_request_alloc(*aead, GFP_KERNEL);
+	if (!*req) {
+		err = -ENOMEM;
+		goto err_free_aead;
+	}
+	aead_request_set_callback(*req, CRYPTO_TFM_REQ_MAY_BACKLOG |
+				  CRYPTO_TFM_REQ_MAY_SLEEP,
+				  crypto_req_done, &d->wait);
+	aead_request_set_ad(*req, prot->aad_size);
+	return 0;
+
+err_free_aead:
+	crypto_free_aead(*aead);
+	*aead = NULL;
+	return err;
+}
+
+/* Key material, nonce and sequence number from an installed crypto_info. */
+static void ktls_dir_load(struct ktls_dir *d, const struct ktls_prot *prot,
+			  const struct tls_crypto_info *info)
+{
+	const struct ktls_cipher *c = prot->cipher;
 
 	memcpy(&d->info, info, c->info_size);
 	memcpy(d->nonce, info_salt(info, c), c->salt_size);
 	memcpy(d->nonce + c->salt_size, info_iv(info), c->iv_size);
 	memcpy(d->seq, info_seq(info, c), KTLS_SEQ_SIZE);
 	d->exhausted = false;
+}
 
-	d->aead = crypto_alloc_aead(c->alg, 0, 0);
-	if (IS_ERR(d->aead)) {
-		err = PTR_ERR(d->aead);
-		d->aead = NULL;
-		pr_warn_ratelimited("ktls: cannot allocate %s (%d): is its crypto module available?\n",
-				    c->alg, err);
-		goto err_wipe;
-	}
-	err = crypto_aead_setkey(d->aead, info_key(info, c), c->key_size);
-	if (err)
-		goto err_free_aead;
-	err = crypto_aead_setauthsize(d->aead, c->tag_size);
-	if (err)
-		goto err_free_aead;
+int ktls_dir_init(struct ktls_dir *d, const struct ktls_prot *prot,
+		  const struct tls_crypto_info *info)
+{
+	int err;
 
-	d->req = aead_request_alloc(d->aead, GFP_KERNEL);
-	if (!d->req) {
-		err = -ENOMEM;
-		goto err_free_aead;
-	}
 	crypto_init_wait(&d->wait);
-	aead_request_set_callback(d->req, CRYPTO_TFM_REQ_MAY_BACKLOG |
-				  CRYPTO_TFM_REQ_MAY_SLEEP,
-				  crypto_req_done, &d->wait);
-	aead_request_set_ad(d->req, prot->aad_size);
-	sg_init_one(&d->sg_aad, d->aad, prot->aad_size);
+	err = ktls_dir_alloc(d, prot, info, &d->aead, &d->req);
+	if (err) {
+		memzero_explicit(d, sizeof(*d));
+		return err;
+	}
+	ktls_dir_load(d, prot, info);
 	return 0;
+}
 
-err_free_aead:
+/*
+ * TLS 1.3 KeyUpdate: switch the direction to a new key.  The new transform
+ * is ready before the old one goes, so a failure leaves the old key in use.
+ */
+int ktls_dir_rekey(struct ktls_dir *d, const struct ktls_prot *prot,
+		   const struct tls_crypto_info *info)
+{
+	struct crypto_aead *aead;
+	struct aead_request *req;
+	int err;
+
+	err = ktls_dir_alloc(d, prot, info, &aead, &req);
+	if (err)
+		return err;
+	aead_request_free(d->req);
 	crypto_free_aead(d->aead);
-	d->aead = NULL;
-err_wipe:
-	memzero_explicit(d, sizeof(*d));
-	return err;
+	d->aead = aead;
+	d->req = req;
+	memzero_explicit(&d->info, sizeof(d->info));
+	ktls_dir_load(d, prot, info);
+	return 0;
 }
 
 void ktls_dir_free(struct ktls_dir *d)

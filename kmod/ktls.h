@@ -63,6 +63,7 @@
 #define KTLS_TYPE_HANDSHAKE	22
 #define KTLS_TYPE_DATA		23
 
+
 /* Room for the largest record we accept, header included: it is staged
  * here when it cannot stay in the TCP queue, and decrypted in place. */
 #define KTLS_RX_BUF_SIZE	(KTLS_HEADER_SIZE + KTLS_SEQ_SIZE + \
@@ -101,7 +102,6 @@ struct ktls_dir {
 	struct crypto_aead *aead;
 	struct aead_request *req;	/* reused for every record */
 	struct crypto_wait wait;
-	struct scatterlist sg_aad;
 	u8 aad[KTLS_AAD_MAX];
 	u8 nonce[KTLS_NONCE_SIZE];	/* salt || iv, iv advanced for 1.2 */
 	u8 seq[KTLS_SEQ_SIZE];		/* next record sequence number */
@@ -155,6 +155,8 @@ struct ktls_rx {
 	u32 staged;		/* bytes of it copied into buf and consumed
 				 * from TCP; 0 = it is still in the TCP queue */
 	bool ready;		/* the whole record is available */
+	bool key_expired;	/* a KeyUpdate was read: no record is parsed
+				 * or decrypted until a new TLS_RX key */
 	int err;		/* sticky, negative */
 	/* One record's worth of pages: a staged record, decrypted in place,
 	 * or the plaintext of a record decrypted out of the TCP queue. */
@@ -238,6 +240,8 @@ int ktls_prot_init(struct ktls_prot *prot, u16 version,
 		   const struct ktls_cipher *cipher);
 int ktls_dir_init(struct ktls_dir *d, const struct ktls_prot *prot,
 		  const struct tls_crypto_info *info);
+int ktls_dir_rekey(struct ktls_dir *d, const struct ktls_prot *prot,
+		   const struct tls_crypto_info *info);
 void ktls_dir_free(struct ktls_dir *d);
 void ktls_dir_nonce(const struct ktls_dir *d, const struct ktls_prot *prot,
 		    u8 *nonce);
@@ -251,11 +255,15 @@ void ktls_dir_export(const struct ktls_dir *d, const struct ktls_prot *prot,
 /* tx_sw.c */
 extern const struct ktls_tx_ops ktls_tx_sw_ops;
 int ktls_tx_sw_init(struct sock *sk, struct ktls_ctx *ctx);
+int ktls_tx_sw_rekey(struct sock *sk, struct ktls_ctx *ctx,
+		     const struct tls_crypto_info *info);
 void ktls_tx_write_space(struct sock *sk);
 
 /* rx_sw.c */
 extern const struct ktls_rx_ops ktls_rx_sw_ops;
 int ktls_rx_sw_init(struct sock *sk, struct ktls_ctx *ctx);
+int ktls_rx_sw_rekey(struct sock *sk, struct ktls_ctx *ctx,
+		     const struct tls_crypto_info *info);
 __poll_t ktls_poll(struct file *file, struct socket *sock,
 		   struct poll_table_struct *wait);
 

@@ -15,6 +15,11 @@
  * spread over too many skb fragments is first copied into the same buffer
  * and decrypted in place.
  *
+ * TLS 1.3 KeyUpdate: a handshake record starting with a KeyUpdate message
+ * is delivered as a control record; after it nothing more is parsed or
+ * decrypted, reads fail with EKEYEXPIRED and poll shows no EPOLLIN, until
+ * userspace installs the peer's next key with TLS_RX.
+ *
  * Errors are sticky: a malformed or unauthentic record leaves the socket
  * returning that error (EBADMSG, EMSGSIZE, EINVAL) to every later read, and
  * sets sk_err so poll reports EPOLLERR.  Nothing outside the socket is
@@ -191,7 +196,7 @@ static bool rx_parse(struct sock *sk, struct ktls_ctx *ctx)
 	int avail, err;
 	u32 len, n;
 
-	if (rx->ready || rx->err)
+	if (rx->ready || rx->err || rx->key_expired)
 		return false;
 	avail = tcp_inq(sk);
 
@@ -360,6 +365,13 @@ static int rx_decrypt(struct sock *sk, struct ktls_ctx *ctx)
 		err = rx_strip_padding(rx, base, &plain_len, &type);
 		if (err)
 			return err;
+		/* The peer's next record uses its next key: stop here until
+		 * userspace installs it. */
+		if (type == KTLS_TYPE_HANDSHAKE && plain_len &&
+		    rx_buf_byte(rx, base) == KTLS_HANDSHAKE_KEY_UPDATE) {
+			rx->key_expired = true;
+			ktls_stat_inc(sk, KTLS_STAT_RX_REKEY_RECEIVED);
+		}
 	}
 	rx->pt_type = type;
 	rx->pt_off = base;
@@ -377,6 +389,8 @@ static int rx_wait(struct sock *sk, struct ktls_ctx *ctx, long *timeo)
 	struct ktls_rx *rx = &ctx->rx;
 
 	for (;;) {
+		if (rx->key_expired)
+			return -EKEYEXPIRED;
 		rx_parse(sk, ctx);
 		if (rx->err)
 			return rx->err;
@@ -562,6 +576,7 @@ int ktls_rx_sw_init(struct sock *sk, struct ktls_ctx *ctx)
 	rx->rec_len = 0;
 	rx->staged = 0;
 	rx->ready = false;
+	rx->key_expired = false;
 	rx->err = 0;
 	rx->pt_len = 0;
 
@@ -586,6 +601,27 @@ err_free:
 	kfree(rx->sg_src);
 	rx->sg_src = NULL;
 	return -ENOMEM;
+}
+
+/*
+ * TLS 1.3 KeyUpdate on RX: records from the next one on are decrypted with
+ * the new key, including those already queued behind the KeyUpdate.
+ */
+int ktls_rx_sw_rekey(struct sock *sk, struct ktls_ctx *ctx,
+		     const struct tls_crypto_info *info)
+{
+	struct ktls_rx *rx = &ctx->rx;
+	int err;
+
+	if (rx->err)
+		return rx->err;
+	err = ktls_dir_rekey(&rx->d, &ctx->prot, info);
+	if (err)
+		return err;
+	rx->key_expired = false;
+	if (rx_parse(sk, ctx))
+		ctx->sk_data_ready(sk);
+	return 0;
 }
 
 const struct ktls_rx_ops ktls_rx_sw_ops = {

@@ -6,7 +6,10 @@
  * the cipher exactly.  Errors follow the in-tree module:
  *   EINVAL  short buffer, unknown version or cipher, wrong size, or a
  *           version/cipher different from the other direction's
- *   EBUSY   the direction is already configured (no rekey on TLS 1.2)
+ *   EBUSY   the direction is already configured on TLS 1.2 (TLS 1.2 has
+ *           no KeyUpdate)
+ * On TLS 1.3, setting a configured direction again installs a new key
+ * (KeyUpdate, as in Linux >= 6.14): same version and cipher, else EINVAL.
  *   EFAULT  unreadable buffer
  * getsockopt of a direction returns EINVAL for a missing or short buffer and
  * EBUSY until the direction is configured; with a
@@ -43,16 +46,18 @@ static int ktls_set_crypto(struct sock *sk, struct ktls_ctx *ctx,
 	u8 other = tx ? ctx->rx_conf : ctx->tx_conf;
 	int err;
 
+	bool rekey = conf != KTLS_CONF_BASE;
+
 	if (sockptr_is_null(optval) || optlen < sizeof(hdr))
 		return -EINVAL;
-	if (conf != KTLS_CONF_BASE)
+	if (rekey && ctx->prot.version != TLS_1_3_VERSION)
 		return -EBUSY;
 	if (copy_from_sockptr(&hdr, optval, sizeof(hdr)))
 		return -EFAULT;
 
 	if (hdr.version != TLS_1_2_VERSION && hdr.version != TLS_1_3_VERSION)
 		return -EINVAL;
-	if (other != KTLS_CONF_BASE &&
+	if ((rekey || other != KTLS_CONF_BASE) &&
 	    (hdr.version != ctx->prot.version ||
 	     hdr.cipher_type != ctx->prot.cipher->type))
 		return -EINVAL;
@@ -73,6 +78,18 @@ static int ktls_set_crypto(struct sock *sk, struct ktls_ctx *ctx,
 	/* The buffer may have changed under us; trust only the header we
 	 * validated. */
 	buf->info = hdr;
+
+	if (rekey) {
+		err = tx ? ktls_tx_sw_rekey(sk, ctx, &buf->info) :
+			   ktls_rx_sw_rekey(sk, ctx, &buf->info);
+		if (tx)
+			ktls_stat_inc(sk, err ? KTLS_STAT_TX_REKEY_ERROR :
+					       KTLS_STAT_TX_REKEY_OK);
+		else
+			ktls_stat_inc(sk, err ? KTLS_STAT_RX_REKEY_ERROR :
+					       KTLS_STAT_RX_REKEY_OK);
+		goto out;
+	}
 
 	ctx->prot = prot;
 	d = tx ? &ctx->tx.d : &ctx->rx.d;

@@ -537,6 +537,28 @@ int ktls_tx_sw_init(struct sock *sk, struct ktls_ctx *ctx)
 	return 0;
 }
 
+/*
+ * TLS 1.3 KeyUpdate on TX: data already taken was sent after the old key's
+ * last record in the application's view, so the open record is sealed
+ * under the old key first; TX never pauses.
+ */
+int ktls_tx_sw_rekey(struct sock *sk, struct ktls_ctx *ctx,
+		     const struct tls_crypto_info *info)
+{
+	struct ktls_tx *tx = &ctx->tx;
+	int err;
+
+	if (tx->err)
+		return tx->err;
+	if (tx->open && tx->len) {
+		err = tx_close_record(sk, ctx, MSG_DONTWAIT | MSG_NOSIGNAL);
+		/* A record TCP could not take yet is already sealed. */
+		if (err && err != -EAGAIN)
+			return err;
+	}
+	return ktls_dir_rekey(&tx->d, &ctx->prot, info);
+}
+
 const struct ktls_tx_ops ktls_tx_sw_ops = {
 	.sendmsg	= ktls_sw_sendmsg,
 	.sendpage	= ktls_sw_sendpage,

@@ -1878,6 +1878,122 @@ TEST_F(wire, tx_records_crosscheck)
 	EXPECT_EQ(records, tx_rec_seq(_metadata, self->tls, self->len));
 }
 
+/* KeyUpdate(update_not_requested), a TLS 1.3 handshake message. */
+static const uint8_t key_update_msg[] = {
+	KTLS_HANDSHAKE_KEY_UPDATE, 0, 0, 1, 0,
+};
+
+static bool skip_rekey(const FIXTURE_VARIANT(wire) *variant)
+{
+	if (variant->version != TLS_1_3_VERSION)
+		return true;	/* TLS 1.2 rekeying is EBUSY: set_key_twice */
+	return ulp_is_intree();	/* 6.1's module cannot rekey */
+}
+
+/*
+ * TLS 1.3 KeyUpdate on RX, as in Linux >= 6.14: data, a KeyUpdate, and data
+ * under the peer's next key arrive in one write.  The KeyUpdate is handed
+ * over as a handshake record; then reads fail with EKEYEXPIRED and poll
+ * shows nothing until the next key is installed, after which the record
+ * already queued is decrypted with it.
+ */
+TEST_F(wire, rx_key_update)
+{
+	unsigned char wire[3 * 64], buf[64];
+	union cc_crypto_info next;
+	struct pollfd pfd = { .events = POLLIN };
+	size_t len = 0;
+	uint8_t type;
+	ssize_t n;
+
+	if (skip_rekey(variant))
+		SKIP(return, "KeyUpdate: TLS 1.3 on ktls only");
+	wire_keys(_metadata, self, variant, 0);
+	n = cc_seal(&self->seal, CC_TYPE_DATA, "before", 6, 0, wire,
+		    sizeof(wire));
+	ASSERT_GT(n, 0);
+	len += n;
+	n = cc_seal(&self->seal, CC_TYPE_HANDSHAKE, key_update_msg,
+		    sizeof(key_update_msg), 0, wire + len, sizeof(wire) - len);
+	ASSERT_GT(n, 0);
+	len += n;
+	ASSERT_EQ(self->len, make_info(&next, variant->version,
+				       variant->cipher, SEED_B + 1, 0));
+	cc_free(&self->seal);
+	ASSERT_EQ(0, cc_init(&self->seal, &next, self->len));
+	n = cc_seal(&self->seal, CC_TYPE_DATA, "after", 5, 0, wire + len,
+		    sizeof(wire) - len);
+	ASSERT_GT(n, 0);
+	len += n;
+	raw_write(_metadata, self->raw, wire, len);
+
+	ASSERT_EQ(6, recv_record_type(self->tls, buf, sizeof(buf), &type, 0));
+	EXPECT_EQ(CC_TYPE_DATA, type);
+	EXPECT_EQ(0, memcmp(buf, "before", 6));
+	ASSERT_EQ(sizeof(key_update_msg),
+		  recv_record_type(self->tls, buf, sizeof(buf), &type, 0));
+	EXPECT_EQ(CC_TYPE_HANDSHAKE, type);
+	EXPECT_EQ(0, memcmp(buf, key_update_msg, sizeof(key_update_msg)));
+
+	pfd.fd = self->tls;
+	EXPECT_EQ(0, poll(&pfd, 1, 300));
+	EXPECT_EQ(-1, recv(self->tls, buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ(EKEYEXPIRED, errno);
+	EXPECT_EQ(-1, recv(self->tls, buf, sizeof(buf), 0));
+	EXPECT_EQ(EKEYEXPIRED, errno);
+
+	set_key(_metadata, self->tls, TLS_RX, &next, self->len);
+	EXPECT_EQ(1, poll(&pfd, 1, 3000));
+	ASSERT_EQ(5, recv(self->tls, buf, sizeof(buf), 0));
+	EXPECT_EQ(0, memcmp(buf, "after", 5));
+	/* The peer's next key starts its own count. */
+	n = cc_seal(&self->seal, CC_TYPE_DATA, "again", 5, 0, wire,
+		    sizeof(wire));
+	ASSERT_GT(n, 0);
+	raw_write(_metadata, self->raw, wire, n);
+	ASSERT_EQ(5, recv(self->tls, buf, sizeof(buf), 0));
+	EXPECT_EQ(0, memcmp(buf, "again", 5));
+}
+
+/*
+ * TLS 1.3 KeyUpdate on TX: an open record is sealed under the old key, what
+ * follows uses the new one; a rekey must keep version and cipher.
+ */
+TEST_F(wire, tx_key_update)
+{
+	union cc_crypto_info next, other;
+	uint16_t other_cipher;
+
+	if (skip_rekey(variant))
+		SKIP(return, "KeyUpdate: TLS 1.3 on ktls only");
+	wire_keys(_metadata, self, variant, 0);
+	ASSERT_EQ(3, send(self->tls, "old", 3, 0));
+	EXPECT_EQ(1, wire_expect_data(_metadata, self,
+				      (const unsigned char *)"old", 3));
+	ASSERT_EQ(4, send(self->tls, "open", 4, MSG_MORE));
+
+	other_cipher = variant->cipher == TLS_CIPHER_AES_GCM_128 ?
+		       TLS_CIPHER_AES_GCM_256 : TLS_CIPHER_AES_GCM_128;
+	make_info(&other, TLS_1_3_VERSION, other_cipher, SEED_A + 2, 0);
+	EXPECT_EQ(-1, setsockopt(self->tls, SOL_TLS, TLS_TX, &other,
+				 cc_crypto_info_size(other_cipher)));
+	EXPECT_EQ(EINVAL, errno);
+
+	ASSERT_EQ(self->len, make_info(&next, variant->version,
+				       variant->cipher, SEED_A + 1, 0));
+	set_key(_metadata, self->tls, TLS_TX, &next, self->len);
+	/* The open record went out under the old key. */
+	EXPECT_EQ(1, wire_expect_data(_metadata, self,
+				      (const unsigned char *)"open", 4));
+	cc_free(&self->open);
+	ASSERT_EQ(0, cc_init(&self->open, &next, self->len));
+	self->tx = next;
+	ASSERT_EQ(3, send(self->tls, "new", 3, 0));
+	EXPECT_EQ(1, wire_expect_data(_metadata, self,
+				      (const unsigned char *)"new", 3));
+	EXPECT_EQ(1, tx_rec_seq(_metadata, self->tls, self->len));
+}
+
 /* TLS_TX_MAX_PAYLOAD_LEN (kernels >= 6.19; not in the 6.1 in-tree module). */
 TEST_F(wire, tx_max_payload)
 {

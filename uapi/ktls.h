@@ -10,7 +10,16 @@
  *
  * SOL_TLS options (setsockopt and getsockopt):
  *
- *   TLS_TX, TLS_RX (1, 2)	struct tls12_crypto_info_*, see <linux/tls.h>
+ *   TLS_TX, TLS_RX (1, 2)	struct tls12_crypto_info_*, see <linux/tls.h>.
+ *				On TLS 1.3 a second call installs the next key
+ *				(KeyUpdate, as in Linux >= 6.14): same version
+ *				and cipher or EINVAL; TLS 1.2: EBUSY.  After a
+ *				received KeyUpdate record (delivered as a
+ *				handshake record, cmsg TLS_GET_RECORD_TYPE
+ *				22), reads fail with EKEYEXPIRED and poll shows
+ *				no POLLIN until TLS_RX installs the peer's next
+ *				key; TX never pauses (an open record is sealed
+ *				under the old key).
  *   TLS_TX_ZEROCOPY_RO (3)	int 0/1: the application promises not to
  *				modify files while sendfile() sends them, so
  *				an offloading device may send page-cache pages
@@ -44,6 +53,9 @@
 #ifndef TLS_TX_MAX_PAYLOAD_LEN
 #define TLS_TX_MAX_PAYLOAD_LEN	5
 #endif
+
+/* TLS 1.3 handshake message type of a KeyUpdate (RFC 8446, 4.6.3). */
+#define KTLS_HANDSHAKE_KEY_UPDATE	24
 
 #define KTLS_MIN_RECORD_PAYLOAD	64
 #define KTLS_MAX_RECORD_PAYLOAD	16384
