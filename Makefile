@@ -45,3 +45,12 @@ install: kmod
 clean:
 	-test -d "$(KDIR)" && $(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean
 	$(MAKE) -C selftests clean
+
+# The suite and the fault-injection test on a debug kernel (KASAN, lockdep,
+# kmemleak, fault injection) that scripts/debug-kernel builds once per
+# machine (~20-25 min); ktls.ko is built against it in build/debug-kmod/.
+.PHONY: check-debug
+check-debug: deps
+	$(MAKE) selftests
+	$(MAKE) -C selftests/fault
+	scripts/check-debug

@@ -44,11 +44,17 @@ static const int no_errnos[] = { 0 };
 /* ---- shared checks ------------------------------------------------------ */
 
 /* The peer reads until end of stream or error: what it got must be a
- * prefix of c->tx, and the stream must not end in a record error. */
-static int peer_gets_prefix(struct conn *c, size_t *got_out)
+ * prefix of c->tx, and the stream must not end in a record error.  With
+ * @may_be_silent, neither FIN nor RST may come (TCP could not allocate
+ * them under injection); otherwise that is a hang. */
+static int peer_gets_prefix(struct conn *c, size_t *got_out, bool may_be_silent)
 {
 	ssize_t got = recv_exact(c->srv, c->rx, c->size);
 
+	if (got == -EAGAIN && !may_be_silent) {
+		diag("peer: neither data nor end of stream within %u s", scaled(3));
+		return -1;
+	}
 	if (got < 0) {
 		if (got == -EBADMSG || got == -EINVAL || got == -EMSGSIZE) {
 			diag("peer: %s: the stream carried a broken record",
@@ -85,7 +91,7 @@ static int tx_in_error(struct conn *c, size_t sent, int err)
 		return -1;
 	}
 	c->cli = -1;
-	if (peer_gets_prefix(c, &got))
+	if (peer_gets_prefix(c, &got, false))
 		return -1;
 	notes.sticky++;
 	diag("note: after %zu bytes the socket stayed in error (%s); the peer got %zu bytes intact",
@@ -277,6 +283,11 @@ static int check_stream_tx(struct conn *c, const struct outcome *o,
 		return -1;
 	}
 	err = rest(c, done);
+	if (err == -EAGAIN) {
+		diag("sending the rest after the call returned %ld: blocked for %u s",
+		     o->ret, scaled(3));
+		return -1;
+	}
 	if (err)
 		return tx_in_error(c, done, -err);
 	return peer_gets_all(c, o->ret);
@@ -409,6 +420,11 @@ static int check_stream_rx(struct conn *c, long ret, size_t done)
 				     strerror(-got), ret);
 				return -1;
 			}
+			if (got == -EAGAIN) {
+				diag("receiving the rest: nothing within %u s (the call returned %ld, %zu bytes read)",
+				     scaled(3), ret, done);
+				return -1;
+			}
 			if (close(c->cli)) {
 				diag("close after the failure: %s", strerror(errno));
 				c->cli = -1;
@@ -487,7 +503,7 @@ static int check_close_pending(struct conn *c, const struct outcome *o)
 {
 	size_t got;
 
-	if (peer_gets_prefix(c, &got))
+	if (peer_gets_prefix(c, &got, o->injected))
 		return -1;
 	if (got != c->size) {
 		if (!o->injected) {
