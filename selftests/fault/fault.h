@@ -34,9 +34,13 @@ int inject_open(void);
  * point was reached (a failure was injected). */
 int inject_arm(unsigned int n);
 bool inject_disarm(void);
-/* Kernel log lines since the last kmsg_mark(), printed as diagnostics. */
+/* The kernel log since kmsg_mark(), gathered by kmsg_collect(): printed
+ * as diagnostics, or searched for where the injected failure hit (the
+ * first caller above the allocator; "?" if the kernel logged no trace). */
 void kmsg_mark(void);
+void kmsg_collect(void);
 void kmsg_print(int max_lines);
+void kmsg_site(char *site, size_t size, bool *in_ktls);
 
 /* ---- conn.c ---- */
 struct conn {
@@ -83,8 +87,16 @@ struct outcome {
 	int err;		/* its errno when ret < 0 */
 };
 
+enum op_kind {
+	OP_CALL,		/* returns 0 or -1 */
+	OP_TX,			/* returns bytes taken; fewer is a short count */
+	OP_RX,			/* returns bytes read; a record at a time */
+	OP_CLOSE,
+};
+
 struct fault_op {
 	const char *name;
+	enum op_kind kind;
 	bool versioned;		/* run for TLS 1.2 and 1.3 */
 	const size_t *sizes;	/* 0-terminated, or NULL for one run */
 	enum conn_stage stage;

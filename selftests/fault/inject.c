@@ -163,23 +163,29 @@ bool inject_disarm(void)
 	return left == 0;
 }
 
+/* The kernel log since kmsg_mark(): one message per line. */
+static char klog[64 * 1024];
+static size_t klog_len;
+
 void kmsg_mark(void)
 {
+	klog_len = 0;
+	klog[0] = '\0';
 	if (kmsg_fd >= 0)
 		lseek(kmsg_fd, 0, SEEK_END);
 }
 
-/* Records are "level,seq,time,flags;message"; print the message. */
-void kmsg_print(int max_lines)
+/* Records are "level,seq,time,flags;message\n" plus " KEY=value" lines. */
+void kmsg_collect(void)
 {
 	char rec[2048];
-	int lines = 0, skipped = 0;
 	ssize_t n;
 
 	if (kmsg_fd < 0)
 		return;
 	for (;;) {
 		char *msg;
+		size_t len;
 
 		n = read(kmsg_fd, rec, sizeof(rec) - 1);
 		if (n < 0 && errno == EPIPE)	/* overwritten: go on */
@@ -190,12 +196,90 @@ void kmsg_print(int max_lines)
 		msg = strchr(rec, ';');
 		if (!msg)
 			continue;
-		msg[strcspn(msg, "\n")] = '\0';
-		if (lines++ < max_lines)
-			diag("  kernel: %s", msg + 1);
-		else
-			skipped++;
+		msg++;
+		len = strcspn(msg, "\n");
+		if (klog_len + len + 2 > sizeof(klog))
+			continue;
+		memcpy(klog + klog_len, msg, len);
+		klog_len += len;
+		klog[klog_len++] = '\n';
+		klog[klog_len] = '\0';
 	}
-	if (skipped)
-		diag("  kernel: (%d more lines in the kernel log)", skipped);
+}
+
+void kmsg_print(int max_lines)
+{
+	const char *p = klog;
+	int lines = 0;
+
+	while (*p) {
+		size_t len = strcspn(p, "\n");
+
+		if (lines++ < max_lines)
+			diag("  kernel: %.*s", (int)len, p);
+		p += len + (p[len] == '\n');
+	}
+	if (lines > max_lines)
+		diag("  kernel: (%d more lines in the kernel log)", lines - max_lines);
+}
+
+/* Frames of the allocators and of fault injection itself. */
+static bool allocator_frame(const char *f, size_t len)
+{
+	static const char *const prefixes[] = {
+		"dump_stack", "should_fail", "__should_fail", "should_failslab",
+		"kmem_cache_alloc", "__kmem_cache_alloc", "kmalloc", "__kmalloc",
+		"kzalloc", "kvmalloc", "__kvmalloc", "kmalloc_reserve",
+		"__alloc_pages", "alloc_pages", "__folio_alloc", "folio_alloc",
+		"__get_free_pages", "get_zeroed_page", "alloc_slab_page",
+		"allocate_slab", "new_slab", "___slab_alloc", "__slab_alloc",
+		"slab_alloc", "prepare_alloc_pages", "kasan_", "__kasan_",
+		"stack_depot_save", "__stack_depot_save",
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t pl = strlen(prefixes[i]);
+
+		if (pl <= len && !strncmp(f, prefixes[i], pl))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Where the injected failure hit: the first caller above the allocator in
+ * the trace fault injection logged ("?" when it logged none, e.g. for
+ * __GFP_NOWARN allocations), and whether ktls is on that stack.
+ */
+void kmsg_site(char *site, size_t size, bool *in_ktls)
+{
+	const char *p = strstr(klog, "FAULT_INJECTION: forcing a failure");
+	bool in_trace = false;
+
+	snprintf(site, size, "?");
+	*in_ktls = false;
+	if (!p)
+		return;
+	while (*p) {
+		size_t len = strcspn(p, "\n");
+		const char *f = p;
+
+		while (f < p + len && *f == ' ')
+			f++;
+		if (!strncmp(f, "Call Trace:", 11)) {
+			in_trace = true;
+		} else if (in_trace && (!strncmp(f, "</TASK>", 7) ||
+					!strncmp(f, "RIP:", 4))) {
+			break;
+		} else if (in_trace && *f != '?' && *f != '<') {
+			size_t flen = strcspn(f, "+ \n");
+
+			if (memmem(f, p + len - f, "[ktls]", 6))
+				*in_ktls = true;
+			if (!strcmp(site, "?") && !allocator_frame(f, flen))
+				snprintf(site, size, "%.*s", (int)flen, f);
+		}
+		p += len + (p[len] == '\n');
+	}
 }

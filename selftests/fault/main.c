@@ -80,15 +80,61 @@ static bool errno_allowed(const struct fault_op *op, int err)
 	return false;
 }
 
-/* Tallies of one walk, for its summary line. */
+#define MAX_SITES	24
+
+/* Tallies of one walk, for its summary lines. */
 struct tally {
 	unsigned int points;		/* injected failures walked */
 	unsigned int refused;		/* the call failed (allowed errno) */
 	unsigned int shortened;		/* it returned a short count */
 	unsigned int absorbed;		/* it succeeded all the same */
+	unsigned int in_ktls;		/* points with ktls on the stack */
 	unsigned int failures;		/* points where a check failed */
 	char failed_at[160];		/* their numbers */
+	struct {
+		char name[40];
+		unsigned int count;
+		bool ktls;
+	} sites[MAX_SITES];
+	unsigned int nsites;
 };
+
+static void note_site(struct tally *t)
+{
+	char site[40];
+	bool ktls;
+	unsigned int i;
+
+	kmsg_site(site, sizeof(site), &ktls);
+	if (ktls)
+		t->in_ktls++;
+	for (i = 0; i < t->nsites; i++) {
+		if (!strcmp(t->sites[i].name, site) && t->sites[i].ktls == ktls)
+			break;
+	}
+	if (i == t->nsites) {
+		if (i == MAX_SITES)
+			return;
+		snprintf(t->sites[i].name, sizeof(t->sites[i].name), "%s", site);
+		t->sites[i].ktls = ktls;
+		t->nsites++;
+	}
+	t->sites[i].count++;
+}
+
+static void print_sites(const char *name, const struct tally *t)
+{
+	char line[1024];
+	size_t len = 0;
+	unsigned int i;
+
+	for (i = 0; i < t->nsites && len < sizeof(line) - 64; i++)
+		len += snprintf(line + len, sizeof(line) - len, "%s%s x%u%s",
+				i ? ", " : "", t->sites[i].name, t->sites[i].count,
+				t->sites[i].ktls ? " (ktls)" : "");
+	if (t->nsites)
+		diag("%s: failed allocations in: %s", name, line);
+}
 
 static void note_failure(struct tally *t, unsigned int n)
 {
@@ -134,6 +180,7 @@ static int step(const struct fault_case *fc, unsigned int n, struct tally *t,
 	o.err = errno;
 	o.injected = inject_disarm();
 	progress->stage = "checking";
+	kmsg_collect();
 
 	if (o.ret < 0 && !o.injected) {
 		diag("%s N=%u: failed with %s although no fault was injected",
@@ -165,9 +212,10 @@ static int step(const struct fault_case *fc, unsigned int n, struct tally *t,
 	*done = !o.injected;
 	if (o.injected) {
 		t->points++;
+		note_site(t);
 		if (o.ret < 0)
 			t->refused++;
-		else if (op->sizes && (size_t)o.ret < fc->size)
+		else if (op->kind == OP_TX && (size_t)o.ret < fc->size)
 			t->shortened++;
 		else
 			t->absorbed++;
@@ -190,8 +238,9 @@ static int walk(const struct fault_case *fc)
 		     fc->name, max_points);
 		return 1;
 	}
-	diag("%s: %u fault points; the call failed cleanly at %u, returned short at %u, absorbed %u",
-	     fc->name, t.points, t.refused, t.shortened, t.absorbed);
+	diag("%s: %u fault points (%u with ktls on the stack): the call failed at %u, returned short at %u, succeeded anyway at %u",
+	     fc->name, t.points, t.in_ktls, t.refused, t.shortened, t.absorbed);
+	print_sites(fc->name, &t);
 	if (notes.sticky || notes.lost)
 		diag("%s: socket left in error %u time(s), data lost at close %u time(s)",
 		     fc->name, notes.sticky, notes.lost);
