@@ -5,7 +5,11 @@
 #   make            build kmod/ktls.ko and the userspace test programs
 #   make check      install what is missing, build, run every test in the VM
 #   make demo       install what is missing, build, move a file through ktls
-#   make install    install ktls.ko into /lib/modules (INSTALL_MOD_PATH honoured)
+#   make install    install ktls.ko into /lib/modules and kmod/ktls-modprobe.conf
+#                   as /etc/modprobe.d/ktls.conf (INSTALL_MOD_PATH honoured)
+#   make uninstall  remove both
+#   make bench      benchmarks side by side in the VM (build/bench/latest)
+#   make bench-smoke  the same, tiny and once: proves the benchmark runs
 #   make clean
 #
 # KDIR selects the kernel build tree.  The default is the Debian 6.1 headers
@@ -17,34 +21,70 @@ export KTLS_CACHE
 KVER := $(shell cat $(KTLS_CACHE)/kver 2>/dev/null)
 KDIR ?= /usr/src/linux-headers-$(KVER)
 
-.PHONY: all kmod selftests deps check demo install clean
+.PHONY: all kmod helper selftests deps check demo install uninstall clean
 
-all: kmod selftests
+all: kmod helper selftests
 
 kmod:
 	@test -d "$(KDIR)" || { echo "KDIR '$(KDIR)' not found: run scripts/deps or set KDIR" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod W=1 modules
 
-selftests:
+# ktlsd and libktls (helper/): the handshake agent and its library.
+helper:
+	$(MAKE) -C helper
+
+selftests: helper
 	$(MAKE) -C selftests
+	$(MAKE) -C selftests/handshake
+	$(MAKE) -C selftests/interop
 
 deps:
 	scripts/deps
 
 check: deps
 	$(MAKE) all
+	$(MAKE) -C bench
 	scripts/check
 
 demo: deps
 	$(MAKE) all
 	scripts/demo
 
+# The modprobe configuration makes ktls answer to the ULP name "tls" (the
+# drop-in for OpenSSL, GnuTLS, nginx); see the comments in the file.
+MODPROBE_CONF := $(INSTALL_MOD_PATH)/etc/modprobe.d/ktls.conf
+
 install: kmod
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod modules_install
+	install -D -m 0644 kmod/ktls-modprobe.conf $(MODPROBE_CONF)
+
+uninstall:
+	rm -f $(MODPROBE_CONF)
+	krel=$$(modinfo -F vermagic kmod/ktls.ko | cut -d' ' -f1) && \
+	test -n "$$krel" && \
+	rm -f $(INSTALL_MOD_PATH)/lib/modules/$$krel/extra/ktls.ko && \
+	{ test -n "$(INSTALL_MOD_PATH)" || depmod "$$krel"; }
 
 clean:
 	-test -d "$(KDIR)" && $(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean
 	$(MAKE) -C selftests clean
+	$(MAKE) -C helper clean
+	$(MAKE) -C selftests/handshake clean
+	$(MAKE) -C selftests/interop clean
+	$(MAKE) -C bench clean
+
+# ktls against tls.ko, OpenSSL, plain TCP and raw AEAD, in one VM boot;
+# see Documentation/performance.md.
+.PHONY: bench bench-smoke
+bench: deps
+	$(MAKE) kmod
+	$(MAKE) -C bench
+	scripts/bench
+
+bench-smoke: deps
+	$(MAKE) kmod
+	$(MAKE) -C bench
+	scripts/bench --smoke
 
 # The suite and the fault-injection test on a debug kernel (KASAN, lockdep,
 # kmemleak, fault injection) that scripts/debug-kernel builds once per

@@ -22,6 +22,11 @@
  *                          may sleep waiting for socket memory, which drops
  *                          the socket lock; tx_lock keeps a second writer
  *                          from starting a record in the middle of ours.
+ *   rx.reader              not a lock but used as one, under the socket
+ *                          lock: set for the whole of a recvmsg or splice,
+ *                          which may sleep for data with the socket lock
+ *                          released; a second reader waits on
+ *                          rx.reader_wq (or gets EAGAIN without a timeout).
  *   socket lock            (lock_sock) protects all of struct ktls_tx and
  *                          struct ktls_rx.  The RX parser also runs from
  *                          sk_data_ready, where the socket is either
@@ -40,6 +45,7 @@
 #include <linux/types.h>
 #include <linux/mutex.h>
 #include <linux/workqueue.h>
+#include <linux/completion.h>
 #include <linux/scatterlist.h>
 #include <linux/tls.h>
 #include <crypto/aead.h>
@@ -47,8 +53,11 @@
 #include <net/inet_connection_sock.h>
 
 #include <ktls.h>		/* uapi/ktls.h */
+#include "handshake.h"	/* the upcall's in-kernel API */
 
 #define KTLS_ULP_NAME		"ktls"
+/* The in-tree module's name, also answered with ulp_tls_alias=1 (ulp.c). */
+#define KTLS_ULP_TLS_NAME	"tls"
 
 #define KTLS_HEADER_SIZE	5	/* type(1) version(2) length(2) */
 #define KTLS_MAX_PAYLOAD	16384	/* 2^14 bytes of plaintext */
@@ -72,6 +81,9 @@
  * record more fragmented than this is copied out first. */
 #define KTLS_RX_SG_MAX		(2 * (MAX_SKB_FRAGS + 1))
 #define KTLS_RX_BUF_PAGES	DIV_ROUND_UP(KTLS_RX_BUF_SIZE, PAGE_SIZE)
+/* Pieces of a reader's buffer a zero-copy receive maps; a record needing
+ * more takes the copying path. */
+#define KTLS_RX_ZC_SG		8
 
 /* How a record of this cipher is built; one static entry per cipher. */
 struct ktls_cipher {
@@ -145,7 +157,9 @@ struct ktls_tx {
 	u32 push_off;		/* sealed: offset inside that frag */
 	bool in_push;		/* inside do_tcp_sendpages() */
 	int err;		/* sticky, negative */
-	struct work_struct work;	/* finishes a push after write_space */
+	/* Finishes a push: after write_space, or retries one that failed
+	 * for memory while TCP had room (tx_push_later). */
+	struct delayed_work work;
 };
 
 struct ktls_rx {
@@ -166,6 +180,26 @@ struct ktls_rx {
 	u32 pt_off;		/* plaintext still to deliver: buf offset */
 	u32 pt_len;		/* and length */
 	u8 pt_type;
+	/* Records that MSG_PEEK decrypted ahead of the reader, oldest first,
+	 * all older than pt: delivered before it.  held_bytes (their
+	 * plaintext left) is read locklessly by poll. */
+	struct list_head held;
+	u32 held_bytes;
+	/* A reader is inside recvmsg/splice, perhaps sleeping with the
+	 * socket lock released; others wait on reader_wq (rx_sw.c). */
+	bool reader;
+	wait_queue_head_t reader_wq;
+	bool no_pad;		/* TLS_RX_EXPECT_NO_PAD */
+	u8 zc_tail;		/* TLS 1.3 inner type of a zero-copy decrypt */
+};
+
+/* A decrypted record set aside by MSG_PEEK (rx_sw.c). */
+struct ktls_rx_rec {
+	struct list_head list;
+	u32 off;		/* next byte to deliver */
+	u32 len;		/* bytes left */
+	u8 type;
+	u8 data[];
 };
 
 struct ktls_ctx;
@@ -182,6 +216,8 @@ struct ktls_tx_ops {
 struct ktls_rx_ops {
 	int (*recvmsg)(struct sock *sk, struct msghdr *msg, size_t len,
 		       int flags, int *addr_len);
+	ssize_t (*splice_read)(struct sock *sk, struct pipe_inode_info *pipe,
+			       size_t len, unsigned int flags);
 	bool (*readable)(struct ktls_ctx *ctx);
 	void (*data_ready)(struct sock *sk);
 	void (*free)(struct ktls_ctx *ctx);
@@ -212,6 +248,10 @@ struct ktls_ctx {
 	void (*sk_data_ready)(struct sock *sk);
 	void (*sk_write_space)(struct sock *sk);
 
+	/* The socket's latest handshake request (handshake.c): set and
+	 * cleared under the socket lock, read locklessly by the gate. */
+	struct ktls_hs_req *hs;
+
 	struct rcu_head rcu;
 };
 
@@ -226,6 +266,10 @@ static inline struct ktls_ctx *ktls_get_ctx(const struct sock *sk)
 int ktls_ulp_register(void);
 void ktls_ulp_unregister(void);
 void ktls_update_sk_prot(struct sock *sk, struct ktls_ctx *ctx);
+const struct proto *ktls_ulp_proto(const struct sock *sk, u8 tx_conf,
+				   u8 rx_conf);
+const struct proto_ops *ktls_ulp_proto_ops(const struct sock *sk,
+					   u8 tx_conf, u8 rx_conf);
 void ktls_err_abort(struct sock *sk, int err);
 
 /* sockopt.c */
@@ -270,6 +314,69 @@ __poll_t ktls_poll(struct file *file, struct socket *sock,
 /* diag.c */
 int ktls_diag_get_info(struct sock *sk, struct sk_buff *skb);
 size_t ktls_diag_get_info_size(const struct sock *sk);
+
+/*
+ * handshake.c: one handshake request (see the top of handshake.c for its
+ * life and references).
+ *
+ * Locking: ktls_hs_lock (a spinlock, process context only) protects the
+ * pending and running lists, node, state, file, agent, agent_portid,
+ * status, res and notify.  state and agent are also read locklessly (with
+ * READ_ONCE) by the gate, under rcu_read_lock (requests are freed after
+ * a grace period); they change only under the lock.  The socket lock
+ * protects ctx->hs.  Lock order: the socket lock, then ktls_hs_lock;
+ * ktls_hs_finish() takes the socket lock and must be called without either.
+ */
+struct ktls_hs_req {
+	refcount_t ref;
+	struct list_head node;		/* pending or running list */
+	u32 id;
+	u32 state;			/* KTLS_HS_STATE_* */
+	bool notify;			/* done_cb still to be called */
+	struct sock *sk;		/* held */
+	struct file *file;		/* not held; pending only */
+	struct pid *agent;		/* thread group of the agent, held */
+	u32 agent_portid;		/* its netlink socket */
+	unsigned long deadline;		/* jiffies */
+	struct delayed_work timeout;
+	struct completion done;		/* completed once finished */
+	int status;			/* finished: 0 or negative errno */
+	struct ktls_handshake_result res;
+	/* What was asked, fixed at submission. */
+	u32 role;
+	u32 timeout_ms;
+	char server_name[KTLS_HS_NAME_MAX];
+	char profile[KTLS_HS_PROFILE_MAX];
+	char alpn[KTLS_HS_NAME_MAX];
+	void (*done_cb)(void *data, int status,
+			const struct ktls_handshake_result *result);
+	void *data;
+	struct rcu_head rcu;		/* the gate may still be looking */
+};
+
+int ktls_handshake_init(void);
+void ktls_handshake_exit(void);
+bool ktls_hs_gate(struct sock *sk, struct ktls_ctx *ctx);
+bool ktls_hs_may_io(const struct sock *sk);
+int ktls_hs_setsockopt(struct sock *sk, sockptr_t optval,
+		       unsigned int optlen);
+int ktls_hs_getsockopt(struct sock *sk, struct ktls_ctx *ctx,
+		       char __user *optval, int __user *optlen);
+void ktls_hs_sock_close(struct sock *sk, struct ktls_ctx *ctx);
+struct ktls_hs_req *ktls_hs_accept(struct net *net, u32 portid,
+				   struct file **filep);
+u32 ktls_hs_time_left(const struct ktls_hs_req *req);
+void ktls_hs_abandon(struct ktls_hs_req *req, int err);
+int ktls_hs_done(struct net *net, u32 portid, u32 id, int status,
+		 const struct ktls_handshake_result *res);
+void ktls_hs_agent_gone(struct net *net, u32 portid);
+void ktls_hs_put(struct ktls_hs_req *req);
+
+/* netlink.c */
+int ktls_nl_init(void);
+void ktls_nl_exit(void);
+bool ktls_nl_has_agent(struct net *net);
+int ktls_nl_announce(struct net *net, u32 id);
 
 /* stats.c */
 enum ktls_stat {

@@ -16,13 +16,18 @@ static int __init ktls_init(void)
 	err = ktls_stats_init();
 	if (err)
 		return err;
-	err = ktls_ulp_register();
+	err = ktls_handshake_init();
 	if (err)
 		goto err_stats;
+	err = ktls_ulp_register();
+	if (err)
+		goto err_handshake;
 	pr_info("ktls: TLS record layer registered as TCP ULP \"%s\"\n",
 		KTLS_ULP_NAME);
 	return 0;
 
+err_handshake:
+	ktls_handshake_exit();
 err_stats:
 	ktls_stats_exit();
 	return err;
@@ -31,6 +36,7 @@ err_stats:
 static void __exit ktls_exit(void)
 {
 	ktls_ulp_unregister();
+	ktls_handshake_exit();
 	ktls_stats_exit();
 }
 

@@ -26,7 +26,10 @@
  * affected.
  */
 #include <linux/kernel.h>
+#include <linux/mm.h>
+#include <linux/pipe_fs_i.h>
 #include <linux/slab.h>
+#include <linux/splice.h>
 #include <linux/uio.h>
 #include <net/tcp.h>
 
@@ -289,6 +292,46 @@ static int rx_strip_padding(struct ktls_rx *rx, u32 base, u32 *len, u8 *type)
 	return -EBADMSG;
 }
 
+/* Run the AEAD over one record: @src holds the AAD slot then the
+ * ciphertext and tag, @dst the AAD slot then room for the plaintext. */
+static int rx_crypt(struct sock *sk, struct ktls_ctx *ctx, const u8 *prepend,
+		    struct scatterlist *src, struct scatterlist *dst,
+		    u32 ct_len)
+{
+	const struct ktls_prot *prot = &ctx->prot;
+	struct ktls_dir *d = &ctx->rx.d;
+	u8 nonce[KTLS_NONCE_SIZE], iv[KTLS_IV_MAX];
+	int err;
+
+	ktls_dir_nonce(d, prot, nonce);
+	if (prot->explicit_nonce)
+		memcpy(nonce + prot->cipher->salt_size,
+		       prepend + KTLS_HEADER_SIZE, prot->explicit_nonce);
+	ktls_dir_aad(d, prot, prepend[0], ct_len - prot->cipher->tag_size,
+		     prepend);
+	ktls_req_iv(prot, nonce, iv);
+	aead_request_set_crypt(d->req, src, dst, ct_len, iv);
+	err = crypto_wait_req(crypto_aead_decrypt(d->req), &d->wait);
+	memzero_explicit(nonce, sizeof(nonce));
+	memzero_explicit(iv, sizeof(iv));
+	if (err == -EBADMSG)
+		ktls_stat_inc(sk, KTLS_STAT_DECRYPT_ERROR);
+	return err;
+}
+
+/* The ready record was decrypted: drop its ciphertext, advance. */
+static void rx_record_done(struct sock *sk, struct ktls_ctx *ctx)
+{
+	struct ktls_rx *rx = &ctx->rx;
+
+	if (!rx->staged)
+		rx_consume(sk, rx->rec_len);
+	rx->rec_len = 0;
+	rx->staged = 0;
+	WRITE_ONCE(rx->ready, false);
+	ktls_dir_advance(&rx->d, &ctx->prot);
+}
+
 /*
  * Decrypt the ready record.  One still in the TCP queue is decrypted
  * straight from the skbs into the buffer, then consumed; a staged one (or
@@ -300,7 +343,6 @@ static int rx_decrypt(struct sock *sk, struct ktls_ctx *ctx)
 	struct ktls_rx *rx = &ctx->rx;
 	struct ktls_dir *d = &rx->d;
 	u8 prepend[KTLS_HEADER_SIZE + KTLS_SEQ_SIZE];
-	u8 nonce[KTLS_NONCE_SIZE], iv[KTLS_IV_MAX];
 	struct scatterlist *src = rx->sg_src;
 	u32 ct_len, plain_len, base;
 	u8 type;
@@ -336,29 +378,10 @@ static int rx_decrypt(struct sock *sk, struct ktls_ctx *ctx)
 		rx_buf_sg(rx, rx->sg_dst, prot, base, plain_len);
 	}
 
-	ktls_dir_nonce(d, prot, nonce);
-	if (prot->explicit_nonce)
-		memcpy(nonce + prot->cipher->salt_size,
-		       prepend + KTLS_HEADER_SIZE, prot->explicit_nonce);
-	ktls_dir_aad(d, prot, prepend[0], plain_len, prepend);
-
-	ktls_req_iv(prot, nonce, iv);
-	aead_request_set_crypt(d->req, src, rx->sg_dst, ct_len, iv);
-	err = crypto_wait_req(crypto_aead_decrypt(d->req), &d->wait);
-	memzero_explicit(nonce, sizeof(nonce));
-	memzero_explicit(iv, sizeof(iv));
-	if (err) {
-		if (err == -EBADMSG)
-			ktls_stat_inc(sk, KTLS_STAT_DECRYPT_ERROR);
+	err = rx_crypt(sk, ctx, prepend, src, rx->sg_dst, ct_len);
+	if (err)
 		return err;
-	}
-
-	if (!rx->staged)
-		rx_consume(sk, rx->rec_len);
-	rx->rec_len = 0;
-	rx->staged = 0;
-	WRITE_ONCE(rx->ready, false);
-	ktls_dir_advance(d, prot);
+	rx_record_done(sk, ctx);
 
 	type = prepend[0];
 	if (prot->version == TLS_1_3_VERSION) {
@@ -377,6 +400,115 @@ static int rx_decrypt(struct sock *sk, struct ktls_ctx *ctx)
 	rx->pt_off = base;
 	WRITE_ONCE(rx->pt_len, plain_len);
 	return 0;
+}
+
+/*
+ * Zero-copy receive: decrypt the ready record straight into the reader's
+ * buffer, which must take all of it.  TLS 1.2 data records always qualify;
+ * TLS 1.3 ones only with TLS_RX_EXPECT_NO_PAD, since the inner type (the
+ * last plaintext byte, caught in zc_tail) and any padding are known only
+ * after decryption: a record that turns out padded or not data is undone
+ * (the buffer wiped, the iterator rewound, the ciphertext still queued)
+ * and counted as a retry.  Returns the plaintext length, -EAGAIN when the
+ * copying path must take the record, or another negative errno.
+ */
+static int rx_decrypt_zc(struct sock *sk, struct ktls_ctx *ctx,
+			 struct iov_iter *to, size_t room)
+{
+	const struct ktls_prot *prot = &ctx->prot;
+	struct ktls_rx *rx = &ctx->rx;
+	bool tls13 = prot->version == TLS_1_3_VERSION;
+	u32 ct_len = rx->rec_len - prot->prepend;
+	u32 user_len = ct_len - prot->cipher->tag_size - tls13;
+	u8 prepend[KTLS_HEADER_SIZE + KTLS_SEQ_SIZE];
+	struct scatterlist dst[KTLS_RX_ZC_SG + 2];
+	struct page *pages[KTLS_RX_ZC_SG];
+	struct scatterlist *src = rx->sg_src;
+	unsigned int npages = 0, nsg = 0, i;
+	size_t pinned = 0;
+	int n, err;
+
+	if (rx->d.exhausted || !user_len || user_len > room)
+		return -EAGAIN;
+	if (rx->staged) {
+		rx_buf_read(rx, 0, prepend, prot->prepend);
+		rx_buf_sg(rx, rx->sg_dst, prot, prot->prepend, ct_len);
+		src = rx->sg_dst;
+	} else {
+		if (rx_peek(sk, 0, prepend, prot->prepend))
+			return -EAGAIN;
+		sg_init_table(src, KTLS_RX_SG_MAX + 1);
+		sg_set_buf(&src[0], rx->d.aad, prot->aad_size);
+		n = rx_skb_sg(sk, src + 1, KTLS_RX_SG_MAX, prot->prepend,
+			      ct_len);
+		if (n <= 0)
+			return -EAGAIN;
+		sg_mark_end(&src[n]);
+	}
+	if (prepend[0] != KTLS_TYPE_DATA)
+		return -EAGAIN;
+
+	sg_init_table(dst, ARRAY_SIZE(dst));
+	sg_set_buf(&dst[0], rx->d.aad, prot->aad_size);
+	while (pinned < user_len) {
+		unsigned int got_pages;
+		size_t start;
+		ssize_t got;
+
+		if (npages == KTLS_RX_ZC_SG) {
+			err = -EAGAIN;
+			goto undo;
+		}
+		got = iov_iter_get_pages2(to, pages + npages,
+					  user_len - pinned,
+					  KTLS_RX_ZC_SG - npages, &start);
+		if (got <= 0) {
+			/* A bad buffer: the copying path reports EFAULT
+			 * and keeps the record. */
+			err = -EAGAIN;
+			goto undo;
+		}
+		pinned += got;
+		got_pages = DIV_ROUND_UP(start + got, PAGE_SIZE);
+		for (i = 0; i < got_pages; i++) {
+			size_t chunk = min_t(size_t, got, PAGE_SIZE - start);
+
+			sg_set_page(&dst[1 + nsg++], pages[npages + i], chunk,
+				    start);
+			got -= chunk;
+			start = 0;
+		}
+		npages += got_pages;
+	}
+	if (tls13)
+		sg_set_buf(&dst[1 + nsg++], &rx->zc_tail, 1);
+	sg_mark_end(&dst[nsg]);
+
+	err = rx_crypt(sk, ctx, prepend, src, dst, ct_len);
+	if (!err && tls13 && rx->zc_tail != KTLS_TYPE_DATA) {
+		if (!rx->zc_tail)
+			ktls_stat_inc(sk, KTLS_STAT_RX_NO_PAD_VIOLATION);
+		ktls_stat_inc(sk, KTLS_STAT_DECRYPT_RETRY);
+		err = -EAGAIN;
+	}
+	if (err) {
+		/* Neither unauthenticated bytes nor a record the reader
+		 * was not given stay in its buffer. */
+		sg_zero_buffer(dst + 1, nsg, user_len, 0);
+		goto undo;
+	}
+	for (i = 0; i < npages; i++) {
+		set_page_dirty_lock(pages[i]);
+		put_page(pages[i]);
+	}
+	rx_record_done(sk, ctx);
+	return user_len;
+
+undo:
+	for (i = 0; i < npages; i++)
+		put_page(pages[i]);
+	iov_iter_revert(to, pinned);
+	return err;
 }
 
 /*
@@ -419,18 +551,60 @@ static int rx_wait(struct sock *sk, struct ktls_ctx *ctx, long *timeo)
 	}
 }
 
-static size_t rx_copy_out(struct ktls_rx *rx, struct iov_iter *to, u32 n)
+/* A decrypted piece the reader may get next: a held record, or pt. */
+struct rx_seg {
+	struct ktls_rx_rec *rec;	/* NULL: pt, in the buffer's pages */
+	u8 type;
+	u32 len;
+};
+
+/*
+ * The decrypted piece after @prev (NULL: the first one): the held records
+ * in order, then pt.  False when there is none.
+ */
+static bool rx_next_seg(struct ktls_rx *rx, const struct rx_seg *prev,
+			struct rx_seg *seg)
+{
+	struct ktls_rx_rec *rec;
+
+	if (prev && !prev->rec)
+		return false;
+	if (!prev)
+		rec = list_first_entry_or_null(&rx->held, struct ktls_rx_rec,
+					       list);
+	else if (list_is_last(&prev->rec->list, &rx->held))
+		rec = NULL;
+	else
+		rec = list_next_entry(prev->rec, list);
+	if (rec) {
+		*seg = (struct rx_seg){ .rec = rec, .type = rec->type,
+					.len = rec->len };
+		return true;
+	}
+	if (!rx->pt_len)
+		return false;
+	*seg = (struct rx_seg){ .type = rx->pt_type, .len = rx->pt_len };
+	return true;
+}
+
+/*
+ * Copy out of a piece.  copy_to_iter() rather than copy_page_to_iter(): a
+ * pipe must get a copy, never a reference to pages the next record will
+ * overwrite.
+ */
+static size_t rx_seg_copy(const struct ktls_rx *rx, const struct rx_seg *seg,
+			  struct iov_iter *to, u32 n)
 {
 	size_t done = 0;
 
+	if (seg->rec)
+		return copy_to_iter(seg->rec->data + seg->rec->off, n, to);
 	while (done < n) {
-		u32 pos = rx->pt_off + done;
-		u32 poff = pos % PAGE_SIZE;
-		u32 chunk = min_t(u32, n - done, PAGE_SIZE - poff);
-		size_t got;
+		u32 chunk;
+		const u8 *from = rx_buf_at(rx, rx->pt_off + done, n - done,
+					   &chunk);
+		size_t got = copy_to_iter(from, chunk, to);
 
-		got = copy_page_to_iter(rx->pages[pos / PAGE_SIZE], poff,
-					chunk, to);
 		done += got;
 		if (got != chunk)
 			break;
@@ -438,74 +612,211 @@ static size_t rx_copy_out(struct ktls_rx *rx, struct iov_iter *to, u32 n)
 	return done;
 }
 
-static int ktls_sw_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
-			   int flags, int *addr_len)
+static void rx_rec_free(struct ktls_rx_rec *rec)
 {
-	struct ktls_ctx *ctx = ktls_get_ctx(sk);
+	/* Decrypted data is as private as the key. */
+	kvfree_sensitive(rec, struct_size(rec, data, rec->off + rec->len));
+}
+
+static void rx_seg_consume(struct ktls_rx *rx, const struct rx_seg *seg,
+			   u32 n)
+{
+	struct ktls_rx_rec *rec = seg->rec;
+
+	if (!rec) {
+		rx->pt_off += n;
+		WRITE_ONCE(rx->pt_len, rx->pt_len - n);
+		return;
+	}
+	rec->off += n;
+	rec->len -= n;
+	WRITE_ONCE(rx->held_bytes, rx->held_bytes - n);
+	if (!rec->len) {
+		list_del(&rec->list);
+		rx_rec_free(rec);
+	}
+}
+
+/* MSG_PEEK wants the record after pt: move pt to the end of the held list
+ * so that the buffer can take the next one. */
+static struct ktls_rx_rec *rx_hold_pt(struct ktls_rx *rx)
+{
+	struct ktls_rx_rec *rec;
+
+	rec = kvmalloc(struct_size(rec, data, rx->pt_len), GFP_KERNEL);
+	if (!rec)
+		return NULL;
+	rec->off = 0;
+	rec->len = rx->pt_len;
+	rec->type = rx->pt_type;
+	rx_buf_read(rx, rx->pt_off, rec->data, rec->len);
+	list_add_tail(&rec->list, &rx->held);
+	WRITE_ONCE(rx->held_bytes, rx->held_bytes + rec->len);
+	WRITE_ONCE(rx->pt_len, 0);
+	return rec;
+}
+
+/*
+ * The first piece of a read fixes its record type; one read never mixes
+ * types and returns a control record on its own.  recvmsg reports the type
+ * in a TLS_GET_RECORD_TYPE cmsg (EIO for a control record the caller has
+ * no room for); splice takes data only (EINVAL).  The record stays queued
+ * on either error.  Returns 0 to go on, 1 to stop before this piece.
+ */
+static int rx_check_type(struct msghdr *msg, u8 *ctype, u8 type, bool splice)
+{
+	int err;
+
+	if (*ctype)
+		return *ctype == type ? 0 : 1;
+	if (splice) {
+		if (type != KTLS_TYPE_DATA)
+			return -EINVAL;
+		*ctype = type;
+		return 0;
+	}
+	*ctype = type;
+	err = put_cmsg(msg, SOL_TLS, TLS_GET_RECORD_TYPE, sizeof(type), &type);
+	if (type != KTLS_TYPE_DATA && (err || (msg->msg_flags & MSG_CTRUNC)))
+		return -EIO;
+	return 0;
+}
+
+/*
+ * One reader at a time, for the whole call, waits included: a reader that
+ * sleeps for data releases the socket lock, and a second one slipping in
+ * would take the bytes between two pieces of the first one's read, or
+ * decrypt over a record the first has not finished.  Called and returns
+ * with the socket lock held; honours the caller's timeout and signals.
+ */
+static int rx_reader_enter(struct sock *sk, struct ktls_rx *rx, long *timeo)
+{
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+
+	while (rx->reader) {
+		if (!*timeo)
+			return -EAGAIN;
+		if (signal_pending(current))
+			return sock_intr_errno(*timeo);
+		add_wait_queue(&rx->reader_wq, &wait);
+		sk_wait_event(sk, timeo, !READ_ONCE(rx->reader), &wait);
+		remove_wait_queue(&rx->reader_wq, &wait);
+	}
+	rx->reader = true;
+	return 0;
+}
+
+static void rx_reader_exit(struct ktls_rx *rx)
+{
+	WRITE_ONCE(rx->reader, false);
+	wake_up(&rx->reader_wq);
+}
+
+/*
+ * The read side of recvmsg and splice.  Decrypted pieces go first (held
+ * records, then pt); then records are decrypted as they become whole,
+ * straight into the reader's buffer when it can take one (rx_decrypt_zc).
+ * A peek copies without consuming and may decrypt records ahead, holding
+ * them, up to SO_RCVBUF bytes.
+ */
+static int rx_read(struct sock *sk, struct ktls_ctx *ctx, struct msghdr *msg,
+		   size_t len, int flags, bool splice)
+{
 	struct ktls_rx *rx = &ctx->rx;
 	bool peek = flags & MSG_PEEK;
+	struct rx_seg seg, cursor;
+	bool have_cursor = false;
 	size_t copied = 0;
 	u8 ctype = 0;
 	int target, err = 0;
 	long timeo;
 
-	if (unlikely(flags & MSG_ERRQUEUE))
-		return sock_recv_errqueue(sk, msg, len, SOL_IP, IP_RECVERR);
-
 	lock_sock(sk);
 	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
 	target = sock_rcvlowat(sk, flags & MSG_WAITALL, len);
+	err = rx_reader_enter(sk, rx, &timeo);
+	if (err) {
+		release_sock(sk);
+		return err;
+	}
 
 	while (copied < len) {
 		size_t n, got;
 
-		if (!rx->pt_len) {
-			/* Only one record can be held decrypted, so a peek
-			 * stops at its end. */
-			if (peek && copied)
-				break;
-			if (copied >= target && !rx->ready)
-				break;
+		if (!rx_next_seg(rx, peek && have_cursor ? &cursor : NULL,
+				 &seg)) {
+			if (copied >= target) {
+				rx_parse(sk, ctx);
+				if (!rx->ready)
+					break;
+			}
+			if (peek && rx->pt_len) {
+				if (rx->held_bytes + rx->pt_len >
+				    READ_ONCE(sk->sk_rcvbuf))
+					break;
+				cursor.rec = rx_hold_pt(rx);
+				if (!cursor.rec) {
+					err = -ENOMEM;
+					break;
+				}
+				have_cursor = true;
+			}
 			err = rx_wait(sk, ctx, copied >= target ? &(long){0} :
 				      &timeo);
 			if (err <= 0)
 				break;
+			if (!peek && !splice &&
+			    user_backed_iter(&msg->msg_iter) &&
+			    (ctx->prot.version == TLS_1_2_VERSION ||
+			     rx->no_pad)) {
+				err = rx_decrypt_zc(sk, ctx, &msg->msg_iter,
+						    len - copied);
+				if (err > 0) {
+					copied += err;
+					err = rx_check_type(msg, &ctype,
+							    KTLS_TYPE_DATA,
+							    false);
+					if (err < 0)
+						break;
+					continue;
+				}
+				if (err != -EAGAIN) {
+					rx_fail(sk, ctx, err);
+					break;
+				}
+			}
 			err = rx_decrypt(sk, ctx);
 			if (err) {
 				rx_fail(sk, ctx, err);
 				break;
 			}
+			continue;
 		}
 
-		/* One call never returns bytes of two record types. */
-		if (!ctype) {
-			int cerr;
-
-			ctype = rx->pt_type;
-			cerr = put_cmsg(msg, SOL_TLS, TLS_GET_RECORD_TYPE,
-					sizeof(ctype), &ctype);
-			if (ctype != KTLS_TYPE_DATA &&
-			    (cerr || (msg->msg_flags & MSG_CTRUNC))) {
-				err = -EIO;
-				break;
-			}
-		} else if (ctype != rx->pt_type) {
+		err = rx_check_type(msg, &ctype, seg.type, splice);
+		if (err) {
+			if (err > 0)
+				err = 0;
 			break;
 		}
-
-		n = min_t(size_t, len - copied, rx->pt_len);
-		got = rx_copy_out(rx, &msg->msg_iter, n);
+		n = min_t(size_t, len - copied, seg.len);
+		got = rx_seg_copy(rx, &seg, &msg->msg_iter, n);
 		copied += got;
-		if (!peek) {
-			rx->pt_off += got;
-			WRITE_ONCE(rx->pt_len, rx->pt_len - got);
+		if (peek) {
+			cursor = seg;
+			have_cursor = true;
+		} else {
+			rx_seg_consume(rx, &seg, got);
 		}
 		if (got != n) {
-			err = -EFAULT;
+			/* The splice core sized the pipe iterator to the room
+			 * in the pipe: a short copy means a page for it could
+			 * not be allocated. */
+			err = splice ? -ENOMEM : -EFAULT;
 			break;
 		}
 		/* A control record is returned on its own. */
-		if (ctype != KTLS_TYPE_DATA || peek)
+		if (ctype != KTLS_TYPE_DATA)
 			break;
 	}
 
@@ -513,14 +824,36 @@ static int ktls_sw_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 	 * for it), or may now be stageable. */
 	if (!rx->pt_len && rx_parse(sk, ctx))
 		ctx->sk_data_ready(sk);
+	rx_reader_exit(rx);
 	release_sock(sk);
 	return copied ? copied : err;
 }
 
+static int ktls_sw_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
+			   int flags, int *addr_len)
+{
+	if (unlikely(flags & MSG_ERRQUEUE))
+		return sock_recv_errqueue(sk, msg, len, SOL_IP, IP_RECVERR);
+	return rx_read(sk, ktls_get_ctx(sk), msg, len, flags, false);
+}
+
+/* splice(2) from the socket: decrypted data records, copied into the pipe;
+ * a control record at the head fails with EINVAL and stays queued. */
+static ssize_t ktls_sw_splice_read(struct sock *sk,
+				   struct pipe_inode_info *pipe, size_t len,
+				   unsigned int flags)
+{
+	struct msghdr msg = {};
+
+	iov_iter_pipe(&msg.msg_iter, ITER_DEST, pipe, len);
+	return rx_read(sk, ktls_get_ctx(sk), &msg, len,
+		       flags & SPLICE_F_NONBLOCK ? MSG_DONTWAIT : 0, true);
+}
+
 static bool ktls_sw_readable(struct ktls_ctx *ctx)
 {
-	return READ_ONCE(ctx->rx.pt_len) || READ_ONCE(ctx->rx.ready) ||
-	       READ_ONCE(ctx->rx.err);
+	return READ_ONCE(ctx->rx.pt_len) || READ_ONCE(ctx->rx.held_bytes) ||
+	       READ_ONCE(ctx->rx.ready) || READ_ONCE(ctx->rx.err);
 }
 
 /*
@@ -544,8 +877,14 @@ __poll_t ktls_poll(struct file *file, struct socket *sock,
 static void ktls_sw_rx_free(struct ktls_ctx *ctx)
 {
 	struct ktls_rx *rx = &ctx->rx;
+	struct ktls_rx_rec *rec, *tmp;
 	unsigned int i;
 
+	list_for_each_entry_safe(rec, tmp, &rx->held, list) {
+		list_del(&rec->list);
+		rx_rec_free(rec);
+	}
+	rx->held_bytes = 0;
 	for (i = 0; i < KTLS_RX_BUF_PAGES; i++) {
 		if (rx->pages[i]) {
 			/* Decrypted data is as private as the key. */
@@ -564,6 +903,10 @@ int ktls_rx_sw_init(struct sock *sk, struct ktls_ctx *ctx)
 	struct ktls_rx *rx = &ctx->rx;
 	unsigned int i;
 
+	INIT_LIST_HEAD(&rx->held);
+	rx->held_bytes = 0;
+	rx->reader = false;
+	init_waitqueue_head(&rx->reader_wq);
 	rx->sg_src = kmalloc_array(KTLS_RX_SG_MAX + 1, sizeof(*rx->sg_src),
 				   GFP_KERNEL);
 	if (!rx->sg_src)
@@ -626,6 +969,7 @@ int ktls_rx_sw_rekey(struct sock *sk, struct ktls_ctx *ctx,
 
 const struct ktls_rx_ops ktls_rx_sw_ops = {
 	.recvmsg	= ktls_sw_recvmsg,
+	.splice_read	= ktls_sw_splice_read,
 	.readable	= ktls_sw_readable,
 	.data_ready	= ktls_rx_data_ready,
 	.free		= ktls_sw_rx_free,

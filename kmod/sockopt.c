@@ -17,7 +17,8 @@
  * with the cipher's full struct it also returns key, salt, iv and rec_seq.
  *
  * TLS_TX_ZEROCOPY_RO and TLS_TX_MAX_PAYLOAD_LEN are described in
- * uapi/ktls.h.
+ * uapi/ktls.h.  KTLS_HANDSHAKE and KTLS_HANDSHAKE_STATUS (the handshake
+ * upcall) in uapi/ktls_netlink.h.
  */
 #include <linux/kernel.h>
 #include <linux/uaccess.h>
@@ -126,6 +127,33 @@ static int ktls_set_zerocopy_ro(struct ktls_ctx *ctx, sockptr_t optval,
 	return 0;
 }
 
+/*
+ * TLS_RX_EXPECT_NO_PAD: TLS 1.3 with a receive key only.  As in the kernel,
+ * a longer buffer is accepted when the extra bytes are zero.
+ */
+static int ktls_set_no_pad(struct ktls_ctx *ctx, sockptr_t optval,
+			   unsigned int optlen)
+{
+	u32 value;
+	int ret;
+
+	if (ctx->rx_conf == KTLS_CONF_BASE ||
+	    ctx->prot.version != TLS_1_3_VERSION)
+		return -EINVAL;
+	if (sockptr_is_null(optval) || optlen < sizeof(value))
+		return -EINVAL;
+	if (copy_from_sockptr(&value, optval, sizeof(value)))
+		return -EFAULT;
+	if (value > 1)
+		return -EINVAL;
+	ret = check_zeroed_sockptr(optval, sizeof(value),
+				   optlen - sizeof(value));
+	if (ret < 1)
+		return ret ? ret : -EINVAL;
+	ctx->rx.no_pad = value;
+	return 0;
+}
+
 static int ktls_set_max_payload(struct ktls_ctx *ctx, sockptr_t optval,
 				unsigned int optlen)
 {
@@ -153,6 +181,12 @@ int ktls_setsockopt(struct sock *sk, int level, int optname,
 	if (level != SOL_TLS)
 		return ctx->sk_proto->setsockopt(sk, level, optname, optval,
 						 optlen);
+	/* The handshake upcall (handshake.c) waits without these locks;
+	 * while it runs, only its agent may configure the socket. */
+	if (optname == KTLS_HANDSHAKE)
+		return ktls_hs_setsockopt(sk, optval, optlen);
+	if (!ktls_hs_may_io(sk))
+		return -EBUSY;
 
 	mutex_lock(&ctx->tx_lock);
 	lock_sock(sk);
@@ -167,6 +201,9 @@ int ktls_setsockopt(struct sock *sk, int level, int optname,
 		break;
 	case TLS_TX_MAX_PAYLOAD_LEN:
 		err = ktls_set_max_payload(ctx, optval, optlen);
+		break;
+	case TLS_RX_EXPECT_NO_PAD:
+		err = ktls_set_no_pad(ctx, optval, optlen);
 		break;
 	default:
 		err = -ENOPROTOOPT;
@@ -257,6 +294,30 @@ static int ktls_get_max_payload(struct ktls_ctx *ctx, char __user *optval,
 	return 0;
 }
 
+static int ktls_get_no_pad(struct sock *sk, struct ktls_ctx *ctx,
+			   char __user *optval, int __user *optlen)
+{
+	int value, len;
+
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < (int)sizeof(value))
+		return -EINVAL;
+	lock_sock(sk);
+	value = ctx->rx.no_pad;
+	if (ctx->rx_conf == KTLS_CONF_BASE ||
+	    ctx->prot.version != TLS_1_3_VERSION)
+		value = -EINVAL;
+	release_sock(sk);
+	if (value < 0)
+		return value;
+	if (put_user(sizeof(value), optlen))
+		return -EFAULT;
+	if (copy_to_user(optval, &value, sizeof(value)))
+		return -EFAULT;
+	return 0;
+}
+
 int ktls_getsockopt(struct sock *sk, int level, int optname,
 		    char __user *optval, int __user *optlen)
 {
@@ -267,6 +328,8 @@ int ktls_getsockopt(struct sock *sk, int level, int optname,
 						 optlen);
 
 	switch (optname) {
+	case KTLS_HANDSHAKE_STATUS:
+		return ktls_hs_getsockopt(sk, ctx, optval, optlen);
 	case TLS_TX:
 	case TLS_RX:
 		return ktls_get_crypto(sk, ctx, optval, optlen,
@@ -275,6 +338,8 @@ int ktls_getsockopt(struct sock *sk, int level, int optname,
 		return ktls_get_zerocopy_ro(ctx, optval, optlen);
 	case TLS_TX_MAX_PAYLOAD_LEN:
 		return ktls_get_max_payload(ctx, optval, optlen);
+	case TLS_RX_EXPECT_NO_PAD:
+		return ktls_get_no_pad(sk, ctx, optval, optlen);
 	default:
 		return -ENOPROTOOPT;
 	}

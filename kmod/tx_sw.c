@@ -264,6 +264,21 @@ static int tx_push(struct sock *sk, struct ktls_tx *tx, int flags)
 	return 0;
 }
 
+/*
+ * A sealed record TCP did not take all of waits for the next push.  When
+ * TCP was out of room, write_space starts it once room frees up; when TCP
+ * had room and failed anyway (an allocation), no write_space is coming, so
+ * retry after a while, as sk_stream_wait_memory() does for TCP's own
+ * writers.  The data was accepted: it must not wait for the next call.
+ */
+#define KTLS_TX_RETRY	(HZ / 5)
+
+static void tx_push_later(struct sock *sk, struct ktls_tx *tx)
+{
+	if (tx->sealed && sk_stream_memory_free(sk))
+		schedule_delayed_work(&tx->work, KTLS_TX_RETRY);
+}
+
 static int tx_close_record(struct sock *sk, struct ktls_ctx *ctx, int flags)
 {
 	int err;
@@ -375,6 +390,7 @@ static int tx_write(struct sock *sk, struct ktls_ctx *ctx,
 		}
 	} while (left);
 
+	tx_push_later(sk, tx);
 	return copied ? copied : err;
 }
 
@@ -460,22 +476,26 @@ static void ktls_sw_flush(struct sock *sk)
 			tx_push(sk, tx, flags);
 		else if (tx->open && tx->len)
 			tx_close_record(sk, ctx, flags);
+		tx_push_later(sk, tx);
 	}
 	release_sock(sk);
 	mutex_unlock(&ctx->tx_lock);
 }
 
-/* The deferred push: TCP has room again for a half-pushed record. */
+/* The deferred push: TCP has room again for a half-pushed record, or a
+ * failed allocation is worth another try. */
 static void ktls_tx_work(struct work_struct *work)
 {
-	struct ktls_tx *tx = container_of(work, struct ktls_tx, work);
+	struct ktls_tx *tx = container_of(to_delayed_work(work), struct ktls_tx,
+					  work);
 	struct ktls_ctx *ctx = container_of(tx, struct ktls_ctx, tx);
 	struct sock *sk = ctx->sk;
 
 	mutex_lock(&ctx->tx_lock);
 	lock_sock(sk);
-	if (tx->sealed && !tx_check(sk, tx, MSG_NOSIGNAL))
-		tx_push(sk, tx, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (tx->sealed && !tx_check(sk, tx, MSG_NOSIGNAL) &&
+	    tx_push(sk, tx, MSG_DONTWAIT | MSG_NOSIGNAL))
+		tx_push_later(sk, tx);
 	release_sock(sk);
 	mutex_unlock(&ctx->tx_lock);
 }
@@ -487,7 +507,7 @@ void ktls_tx_write_space(struct sock *sk)
 
 	/* While do_tcp_sendpages() waits for room, it is the one to wake. */
 	if (ctx->tx.sealed && !ctx->tx.in_push)
-		schedule_work(&ctx->tx.work);
+		mod_delayed_work(system_wq, &ctx->tx.work, 0);
 	ctx->sk_write_space(sk);
 }
 
@@ -509,7 +529,7 @@ static void ktls_sw_tx_free(struct ktls_ctx *ctx)
 {
 	struct ktls_tx *tx = &ctx->tx;
 
-	cancel_work_sync(&tx->work);
+	cancel_delayed_work_sync(&tx->work);
 	tx_put_frags(tx);
 	if (tx->pfrag.page) {
 		put_page(tx->pfrag.page);
@@ -522,7 +542,7 @@ int ktls_tx_sw_init(struct sock *sk, struct ktls_ctx *ctx)
 {
 	struct ktls_tx *tx = &ctx->tx;
 
-	INIT_WORK(&tx->work, ktls_tx_work);
+	INIT_DELAYED_WORK(&tx->work, ktls_tx_work);
 	tx->nfrags = 0;
 	tx->open = false;
 	tx->sealed = false;

@@ -9,6 +9,10 @@
  * the variant of the table that also routes sendmsg/sendpage or recvmsg
  * through the direction's ops.  The tables are built once per base proto
  * (IPv4 and IPv6 TCP), lazily, because tcpv6_prot may live in a module.
+ *
+ * With the parameter ulp_tls_alias=1 the same ULP is also registered under
+ * the in-tree module's name "tls", so that libraries asking for "tls"
+ * (OpenSSL, GnuTLS) get ktls unchanged.
  */
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -73,6 +77,15 @@ static int ktls_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 						 addr_len);
 }
 
+static ssize_t ktls_splice_read(struct socket *sock, loff_t *ppos,
+				struct pipe_inode_info *pipe, size_t len,
+				unsigned int flags)
+{
+	struct sock *sk = sock->sk;
+
+	return ktls_get_ctx(sk)->rx_ops->splice_read(sk, pipe, len, flags);
+}
+
 static bool ktls_sock_is_readable(struct sock *sk)
 {
 	struct ktls_ctx *ctx = ktls_get_ctx(sk);
@@ -99,6 +112,7 @@ static void ktls_close(struct sock *sk, long timeout)
 	struct ktls_ctx *ctx = ktls_get_ctx(sk);
 	struct proto *base = ctx->sk_proto;
 
+	ktls_hs_sock_close(sk, ctx);	/* a handshake in progress ends */
 	mutex_lock(&ctx->tx_lock);
 	lock_sock(sk);
 	if (ctx->tx_conf != KTLS_CONF_BASE)
@@ -162,10 +176,10 @@ static void ktls_build_tables(struct ktls_family *f, const struct proto *base,
 				p->recvmsg = ktls_recvmsg;
 				p->sock_is_readable = ktls_sock_is_readable;
 				o->poll = ktls_poll;
+				o->splice_read = ktls_splice_read;
 				/* Would hand ciphertext to in-kernel readers. */
 				o->read_sock = NULL;
 				o->read_skb = NULL;
-				o->splice_read = NULL;
 			}
 		}
 	}
@@ -203,8 +217,25 @@ void ktls_update_sk_prot(struct sock *sk, struct ktls_ctx *ctx)
 {
 	struct ktls_family *f = ktls_family_of(sk);
 
+	/* During a handshake the socket stays behind its gate. */
+	if (ktls_hs_gate(sk, ctx))
+		return;
 	WRITE_ONCE(sk->sk_prot, &f->protos[ctx->tx_conf][ctx->rx_conf]);
 	WRITE_ONCE(sk->sk_socket->ops, &f->ops[ctx->tx_conf][ctx->rx_conf]);
+}
+
+/* The table a socket of this family with this configuration uses
+ * (handshake.c dispatches through it from its gate). */
+const struct proto *ktls_ulp_proto(const struct sock *sk, u8 tx_conf,
+				   u8 rx_conf)
+{
+	return &ktls_family_of(sk)->protos[tx_conf][rx_conf];
+}
+
+const struct proto_ops *ktls_ulp_proto_ops(const struct sock *sk,
+					   u8 tx_conf, u8 rx_conf)
+{
+	return &ktls_family_of(sk)->ops[tx_conf][rx_conf];
 }
 
 static int ktls_ulp_init(struct sock *sk)
@@ -267,13 +298,80 @@ static struct tcp_ulp_ops ktls_ulp_ops __read_mostly = {
 	.get_info_size	= ktls_diag_get_info_size,
 };
 
+/*
+ * The drop-in name.  A socket records the ops it attached through in
+ * icsk_ulp_ops, and getsockopt(TCP_ULP) and sock_diag report that entry's
+ * name: a socket that asked for "tls" reads back "tls".  Everything else is
+ * shared with "ktls".
+ */
+static struct tcp_ulp_ops ktls_ulp_tls_ops __read_mostly = {
+	.name	= KTLS_ULP_TLS_NAME,
+	.owner	= THIS_MODULE,
+	.init	= ktls_ulp_init,
+	.update	= ktls_ulp_update,
+	.get_info	= ktls_diag_get_info,
+	.get_info_size	= ktls_diag_get_info_size,
+};
+
+static bool ulp_tls_alias;
+module_param(ulp_tls_alias, bool, 0444);
+MODULE_PARM_DESC(ulp_tls_alias,
+		 "also register as TCP ULP \"tls\" (the in-tree tls module must not be loaded)");
+
+/*
+ * With the alias held, the in-tree module would still load: its init
+ * ignores the -EEXIST of tcp_register_ulp(), so "tls" would silently keep
+ * meaning ktls, and its exit would then list_del() an entry that was never
+ * added.  Refuse it before its init runs, and say why.
+ */
+static int ktls_module_notify(struct notifier_block *nb, unsigned long state,
+			      void *data)
+{
+	struct module *mod = data;
+
+	if (state != MODULE_STATE_COMING || strcmp(mod->name, "tls"))
+		return NOTIFY_DONE;
+	pr_err("ktls: refusing to load module tls: ktls answers to TCP ULP \"tls\" (ulp_tls_alias=1); unload ktls first to use the in-tree module\n");
+	return notifier_from_errno(-EBUSY);
+}
+
+static struct notifier_block ktls_module_nb = {
+	.notifier_call = ktls_module_notify,
+};
+
 int ktls_ulp_register(void)
 {
-	return tcp_register_ulp(&ktls_ulp_ops);
+	int err;
+
+	err = tcp_register_ulp(&ktls_ulp_ops);
+	if (err || !ulp_tls_alias)
+		return err;
+
+	err = register_module_notifier(&ktls_module_nb);
+	if (err)
+		goto err_ulp;
+	err = tcp_register_ulp(&ktls_ulp_tls_ops);
+	if (err == -EEXIST)
+		pr_err("ktls: TCP ULP \"tls\" is already registered (the in-tree tls module is loaded): unload it (rmmod tls) or load ktls without ulp_tls_alias=1\n");
+	if (err)
+		goto err_notifier;
+	pr_info("ktls: also registered as TCP ULP \"%s\" (ulp_tls_alias=1)\n",
+		KTLS_ULP_TLS_NAME);
+	return 0;
+
+err_notifier:
+	unregister_module_notifier(&ktls_module_nb);
+err_ulp:
+	tcp_unregister_ulp(&ktls_ulp_ops);
+	return err;
 }
 
 void ktls_ulp_unregister(void)
 {
+	if (ulp_tls_alias) {
+		tcp_unregister_ulp(&ktls_ulp_tls_ops);
+		unregister_module_notifier(&ktls_module_nb);
+	}
 	tcp_unregister_ulp(&ktls_ulp_ops);
 	/* Contexts of closed sockets are freed by RCU callbacks that live
 	 * in this module. */

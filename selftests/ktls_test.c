@@ -21,6 +21,7 @@
  * Usage: ktls_test [-f FIXTURE] [-v VARIANT] [-t TEST] [-l]
  *   each filter may repeat and matches as a substring; -l lists and exits.
  */
+#define _GNU_SOURCE	/* splice */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -32,12 +33,23 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
 #include <linux/tls.h>
 
 #include "kselftest_harness.h"
@@ -855,6 +867,153 @@ TEST_F(tls, msg_peek)
 	ASSERT_EQ(0, memcmp(got, data, 100));
 	ASSERT_EQ(5000, recv(self->cfd, got, sizeof(got), MSG_WAITALL));
 	ASSERT_EQ(0, memcmp(got, data, sizeof(data)));
+}
+
+/*
+ * MSG_PEEK across records: a peek may decrypt records ahead of the reader
+ * and returns bytes of several; what it saw is then read normally.
+ */
+TEST_F(tls, msg_peek_records)
+{
+	static const size_t sizes[] = { 700, 16384, 3, 5000 };
+	unsigned char data[700 + 16384 + 3 + 5000], got[sizeof(data)];
+	struct pollfd p = { self->cfd, POLLIN, 0 };
+	size_t i, off = 0;
+
+	fill_random(data, sizeof(data), 13);
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		ASSERT_EQ((ssize_t)sizes[i],
+			  send(self->fd, data + off, sizes[i], 0));
+		off += sizes[i];
+	}
+	/* All of it, peeked; then again (nothing was consumed). */
+	ASSERT_EQ((ssize_t)sizeof(data),
+		  recv(self->cfd, got, sizeof(got), MSG_PEEK | MSG_WAITALL));
+	EXPECT_EQ(0, memcmp(got, data, sizeof(data)));
+	memset(got, 0, sizeof(got));
+	ASSERT_EQ((ssize_t)sizeof(data),
+		  recv(self->cfd, got, sizeof(got), MSG_PEEK));
+	EXPECT_EQ(0, memcmp(got, data, sizeof(data)));
+	/* Read in pieces that straddle the records. */
+	memset(got, 0, sizeof(got));
+	ASSERT_EQ(1000, recv(self->cfd, got, 1000, MSG_WAITALL));
+	/* A peek from the middle of the held records. */
+	ASSERT_EQ(500, recv(self->cfd, got + 1000, 500, MSG_PEEK));
+	EXPECT_EQ(0, memcmp(got, data, 1500));
+	ASSERT_EQ((ssize_t)sizeof(data) - 1000,
+		  recv(self->cfd, got + 1000, sizeof(got) - 1000,
+		       MSG_WAITALL));
+	EXPECT_EQ(0, memcmp(got, data, sizeof(data)));
+	EXPECT_EQ(0, poll(&p, 1, 50));
+}
+
+/* A peek stops where the record type changes, as a read does. */
+TEST_F(tls, msg_peek_stops_at_control)
+{
+	char buf[64];
+	uint8_t type;
+
+	ASSERT_EQ(4, send(self->fd, "data", 4, 0));
+	ASSERT_EQ(5, send(self->fd, "more!", 5, 0));
+	ASSERT_EQ(3, send_record_type(self->fd, CC_TYPE_ALERT, "alt", 3, 0));
+	ASSERT_EQ(4, send(self->fd, "tail", 4, 0));
+	ASSERT_EQ(9, recv(self->cfd, buf, 9, MSG_PEEK | MSG_WAITALL));
+	msleep(50);
+	ASSERT_EQ(9, recv(self->cfd, buf, sizeof(buf), MSG_PEEK));
+	EXPECT_EQ(0, memcmp(buf, "datamore!", 9));
+	ASSERT_EQ(9, recv(self->cfd, buf, sizeof(buf), 0));
+	EXPECT_EQ(0, memcmp(buf, "datamore!", 9));
+	ASSERT_EQ(3, recv_record_type(self->cfd, buf, sizeof(buf), &type,
+				      MSG_PEEK));
+	EXPECT_EQ(CC_TYPE_ALERT, type);
+	ASSERT_EQ(3, recv_record_type(self->cfd, buf, sizeof(buf), &type, 0));
+	EXPECT_EQ(CC_TYPE_ALERT, type);
+	EXPECT_EQ(0, memcmp(buf, "alt", 3));
+	ASSERT_EQ(4, recv(self->cfd, buf, sizeof(buf), 0));
+	EXPECT_EQ(0, memcmp(buf, "tail", 4));
+}
+
+/* splice(2) from a kTLS socket to a pipe delivers the plaintext. */
+TEST_F(tls, splice_read)
+{
+	unsigned char *data = random_buf(100000, 14);
+	unsigned char *got = malloc(100000);
+	struct xfer x = { .fd = self->fd, .buf = data, .len = 100000 };
+	size_t done = 0;
+	int pfd[2];
+
+	ASSERT_TRUE(data && got);
+	ASSERT_EQ(0, pipe(pfd));
+	ASSERT_EQ(0, xfer_start(&x));
+	while (done < 100000) {
+		ssize_t n = splice(self->cfd, NULL, pfd[1], NULL,
+				   100000 - done, 0);
+
+		ASSERT_GT(n, 0) {
+			TH_LOG("splice after %zu bytes: %s", done,
+			       strerror(errno));
+		}
+		ASSERT_EQ(n, read(pfd[0], got + done, n));
+		done += n;
+	}
+	xfer_join(&x);
+	EXPECT_EQ(0, memcmp(got, data, 100000));
+	/* Nothing left: a non-blocking splice says so. */
+	EXPECT_EQ(-1, splice(self->cfd, NULL, pfd[1], NULL, 100,
+			     SPLICE_F_NONBLOCK));
+	EXPECT_EQ(EAGAIN, errno);
+	close(pfd[0]);
+	close(pfd[1]);
+	free(data);
+	free(got);
+}
+
+/*
+ * What is in the pipe stays as it was spliced, whatever the socket
+ * receives afterwards (the pipe holds copies, not the decrypt buffer).
+ */
+TEST_F(tls, splice_read_then_more_records)
+{
+	unsigned char a[3000], b[3000], got[3000];
+	int pfd[2];
+
+	fill_random(a, sizeof(a), 15);
+	fill_random(b, sizeof(b), 16);
+	ASSERT_EQ(0, pipe(pfd));
+	ASSERT_EQ(3000, send(self->fd, a, sizeof(a), 0));
+	ASSERT_EQ(3000, splice(self->cfd, NULL, pfd[1], NULL, 3000, 0));
+	ASSERT_EQ(3000, send(self->fd, b, sizeof(b), 0));
+	ASSERT_EQ(3000, recv(self->cfd, got, sizeof(got), MSG_WAITALL));
+	EXPECT_EQ(0, memcmp(got, b, sizeof(b)));
+	ASSERT_EQ(3000, read(pfd[0], got, sizeof(got)));
+	EXPECT_EQ(0, memcmp(got, a, sizeof(a)));
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
+/* A control record cannot be spliced: EINVAL, and it stays queued. */
+TEST_F(tls, splice_read_control_einval)
+{
+	char buf[64];
+	uint8_t type;
+	int pfd[2];
+
+	ASSERT_EQ(0, pipe(pfd));
+	ASSERT_EQ(2, send(self->fd, "ab", 2, 0));
+	ASSERT_EQ(5, send_record_type(self->fd, CC_TYPE_HANDSHAKE, "hello", 5,
+				      0));
+	ASSERT_EQ(2, send(self->fd, "cd", 2, 0));
+	ASSERT_EQ(2, splice(self->cfd, NULL, pfd[1], NULL, 64, 0));
+	EXPECT_EQ(-1, splice(self->cfd, NULL, pfd[1], NULL, 64, 0));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(5, recv_record_type(self->cfd, buf, sizeof(buf), &type, 0));
+	EXPECT_EQ(CC_TYPE_HANDSHAKE, type);
+	EXPECT_EQ(0, memcmp(buf, "hello", 5));
+	ASSERT_EQ(2, splice(self->cfd, NULL, pfd[1], NULL, 64, 0));
+	ASSERT_EQ(4, read(pfd[0], buf, sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, "abcd", 4));
+	close(pfd[0]);
+	close(pfd[1]);
 }
 
 TEST_F(tls, poll_empty_not_readable)
@@ -1891,23 +2050,19 @@ static bool skip_rekey(const FIXTURE_VARIANT(wire) *variant)
 }
 
 /*
- * TLS 1.3 KeyUpdate on RX, as in Linux >= 6.14: data, a KeyUpdate, and data
- * under the peer's next key arrive in one write.  The KeyUpdate is handed
- * over as a handshake record; then reads fail with EKEYEXPIRED and poll
- * shows nothing until the next key is installed, after which the record
- * already queued is decrypted with it.
+ * Key the ULP socket, then send it in one write: data "before", a
+ * KeyUpdate, and data "after" sealed with the peer's next key (*next,
+ * which self->seal now uses).
  */
-TEST_F(wire, rx_key_update)
+static void wire_key_update_stream(struct __test_metadata *_metadata,
+				   FIXTURE_DATA(wire) *self,
+				   const FIXTURE_VARIANT(wire) *variant,
+				   union cc_crypto_info *next)
 {
-	unsigned char wire[3 * 64], buf[64];
-	union cc_crypto_info next;
-	struct pollfd pfd = { .events = POLLIN };
+	unsigned char wire[3 * 64];
 	size_t len = 0;
-	uint8_t type;
 	ssize_t n;
 
-	if (skip_rekey(variant))
-		SKIP(return, "KeyUpdate: TLS 1.3 on ktls only");
 	wire_keys(_metadata, self, variant, 0);
 	n = cc_seal(&self->seal, CC_TYPE_DATA, "before", 6, 0, wire,
 		    sizeof(wire));
@@ -1917,15 +2072,35 @@ TEST_F(wire, rx_key_update)
 		    sizeof(key_update_msg), 0, wire + len, sizeof(wire) - len);
 	ASSERT_GT(n, 0);
 	len += n;
-	ASSERT_EQ(self->len, make_info(&next, variant->version,
+	ASSERT_EQ(self->len, make_info(next, variant->version,
 				       variant->cipher, SEED_B + 1, 0));
 	cc_free(&self->seal);
-	ASSERT_EQ(0, cc_init(&self->seal, &next, self->len));
+	ASSERT_EQ(0, cc_init(&self->seal, next, self->len));
 	n = cc_seal(&self->seal, CC_TYPE_DATA, "after", 5, 0, wire + len,
 		    sizeof(wire) - len);
 	ASSERT_GT(n, 0);
 	len += n;
 	raw_write(_metadata, self->raw, wire, len);
+}
+
+/*
+ * TLS 1.3 KeyUpdate on RX, as in Linux >= 6.14: data, a KeyUpdate, and data
+ * under the peer's next key arrive in one write.  The KeyUpdate is handed
+ * over as a handshake record; then reads fail with EKEYEXPIRED and poll
+ * shows nothing until the next key is installed, after which the record
+ * already queued is decrypted with it.
+ */
+TEST_F(wire, rx_key_update)
+{
+	unsigned char wire[64], buf[64];
+	union cc_crypto_info next;
+	struct pollfd pfd = { .events = POLLIN };
+	uint8_t type;
+	ssize_t n;
+
+	if (skip_rekey(variant))
+		SKIP(return, "KeyUpdate: TLS 1.3 on ktls only");
+	wire_key_update_stream(_metadata, self, variant, &next);
 
 	ASSERT_EQ(6, recv_record_type(self->tls, buf, sizeof(buf), &type, 0));
 	EXPECT_EQ(CC_TYPE_DATA, type);
@@ -2237,6 +2412,210 @@ TEST_F(wire, rx_tls13_padding)
 	EXPECT_EQ(data[5], got[0]);
 }
 
+/* A counter of the module under test, from /proc/net/{ktls,tls}_stat. */
+static long ulp_stat(const char *name)
+{
+	char path[64], key[64];
+	long value, found = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/net/%s_stat", ulp_name());
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &value) == 2)
+		if (!strcmp(key, name))
+			found = value;
+	fclose(f);
+	return found;
+}
+
+/*
+ * TLS_RX_EXPECT_NO_PAD: TLS 1.3 with a receive key only; 0 or 1; a longer
+ * option is accepted when the extra bytes are zero.
+ */
+TEST_F(wire, rx_no_pad_option)
+{
+	unsigned int v[2] = { 1, 0 };
+	socklen_t len = sizeof(v[0]);
+
+	EXPECT_EQ(-1, setsockopt(self->tls, SOL_TLS, TLS_RX_EXPECT_NO_PAD, v,
+				 sizeof(v[0])));
+	EXPECT_EQ(EINVAL, errno);
+	wire_keys(_metadata, self, variant, 0);
+	if (variant->version != TLS_1_3_VERSION) {
+		EXPECT_EQ(-1, setsockopt(self->tls, SOL_TLS,
+					 TLS_RX_EXPECT_NO_PAD, v, sizeof(v[0])));
+		EXPECT_EQ(EINVAL, errno);
+		EXPECT_EQ(-1, getsockopt(self->tls, SOL_TLS,
+					 TLS_RX_EXPECT_NO_PAD, v, &len));
+		EXPECT_EQ(EINVAL, errno);
+		return;
+	}
+	ASSERT_EQ(0, getsockopt(self->tls, SOL_TLS, TLS_RX_EXPECT_NO_PAD, v,
+				&len));
+	EXPECT_EQ(0, v[0]);
+	v[0] = 2;
+	EXPECT_EQ(-1, setsockopt(self->tls, SOL_TLS, TLS_RX_EXPECT_NO_PAD, v,
+				 sizeof(v[0])));
+	EXPECT_EQ(EINVAL, errno);
+	v[0] = 1;
+	EXPECT_EQ(-1, setsockopt(self->tls, SOL_TLS, TLS_RX_EXPECT_NO_PAD, v,
+				 2));
+	EXPECT_EQ(EINVAL, errno);
+	v[1] = 7;
+	EXPECT_EQ(-1, setsockopt(self->tls, SOL_TLS, TLS_RX_EXPECT_NO_PAD, v,
+				 sizeof(v)));
+	EXPECT_EQ(EINVAL, errno);
+	v[1] = 0;
+	ASSERT_EQ(0, setsockopt(self->tls, SOL_TLS, TLS_RX_EXPECT_NO_PAD, v,
+				sizeof(v)));
+	v[0] = 0;
+	len = sizeof(v);
+	ASSERT_EQ(0, getsockopt(self->tls, SOL_TLS, TLS_RX_EXPECT_NO_PAD, v,
+				&len));
+	EXPECT_EQ(sizeof(v[0]), len);
+	EXPECT_EQ(1, v[0]);
+}
+
+/*
+ * With TLS_RX_EXPECT_NO_PAD, records are decrypted straight into the
+ * reader's buffer; one that turns out padded (a violation) or not data is
+ * decrypted again the ordinary way, and counted.  Every byte arrives.
+ */
+TEST_F(wire, rx_no_pad_retry)
+{
+	unsigned char data[9000], got[CC_MAX_PLAINTEXT];
+	long retry0, viol0;
+	unsigned int one = 1;
+	uint8_t type;
+
+	if (variant->version != TLS_1_3_VERSION)
+		SKIP(return, "%s: TLS_RX_EXPECT_NO_PAD is TLS 1.3 only",
+		     _metadata->name);
+	wire_keys(_metadata, self, variant, 0);
+	ASSERT_EQ(0, setsockopt(self->tls, SOL_TLS, TLS_RX_EXPECT_NO_PAD,
+				&one, sizeof(one)));
+	fill_random(data, sizeof(data), 81);
+	retry0 = ulp_stat("TlsDecryptRetry");
+	viol0 = ulp_stat("TlsRxNoPadViolation");
+	ASSERT_GE(retry0, 0);
+	ASSERT_GE(viol0, 0);
+
+	wire_send_record(_metadata, self, CC_TYPE_DATA, data, 9000, 0);
+	ASSERT_EQ(9000, recv(self->tls, got, sizeof(got), 0));
+	EXPECT_EQ(0, memcmp(got, data, 9000));
+	EXPECT_EQ(retry0, ulp_stat("TlsDecryptRetry"));
+
+	wire_send_record(_metadata, self, CC_TYPE_DATA, data + 1, 5000, 300);
+	ASSERT_EQ(5000, recv(self->tls, got, sizeof(got), 0));
+	EXPECT_EQ(0, memcmp(got, data + 1, 5000));
+	EXPECT_EQ(retry0 + 1, ulp_stat("TlsDecryptRetry"));
+	EXPECT_EQ(viol0 + 1, ulp_stat("TlsRxNoPadViolation"));
+
+	wire_send_record(_metadata, self, CC_TYPE_HANDSHAKE, "\x04\0\0\x02hi",
+			 6, 0);
+	ASSERT_EQ(6, recv_record_type(self->tls, got, sizeof(got), &type, 0));
+	EXPECT_EQ(CC_TYPE_HANDSHAKE, type);
+	EXPECT_EQ(0, memcmp(got, "\x04\0\0\x02hi", 6));
+	EXPECT_EQ(retry0 + 2, ulp_stat("TlsDecryptRetry"));
+	EXPECT_EQ(viol0 + 1, ulp_stat("TlsRxNoPadViolation"));
+
+	/* A buffer too small for the record: no attempt, no retry. */
+	wire_send_record(_metadata, self, CC_TYPE_DATA, data, 2000, 10);
+	ASSERT_EQ(1000, recv(self->tls, got, 1000, 0));
+	ASSERT_EQ(1000, recv(self->tls, got + 1000, 1000, 0));
+	EXPECT_EQ(0, memcmp(got, data, 2000));
+	EXPECT_EQ(retry0 + 2, ulp_stat("TlsDecryptRetry"));
+}
+
+/*
+ * A read into a buffer split in more pieces than a zero-copy receive maps
+ * takes the copying path; a forged record leaves no plaintext in the
+ * reader's buffer.
+ */
+TEST_F(wire, rx_scattered_buffer_and_forgery)
+{
+	unsigned char data[12000], got[12000], rec[CC_MAX_RECORD];
+	struct iovec iov[24];
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 24 };
+	size_t i;
+	ssize_t n;
+
+	wire_keys(_metadata, self, variant, 0);
+	fill_random(data, sizeof(data), 82);
+	for (i = 0; i < 24; i++) {
+		iov[i].iov_base = got + i * 500;
+		iov[i].iov_len = 500;
+	}
+	wire_send_record(_metadata, self, CC_TYPE_DATA, data, 12000, 0);
+	ASSERT_EQ(12000, recvmsg(self->tls, &msg, MSG_WAITALL));
+	EXPECT_EQ(0, memcmp(got, data, sizeof(data)));
+
+	n = cc_seal(&self->seal, CC_TYPE_DATA, data, 3000, 0, rec,
+		    sizeof(rec));
+	ASSERT_GT(n, 0);
+	rec[n - 1] ^= 1;
+	raw_write(_metadata, self->raw, rec, n);
+	memset(got, 0x5a, sizeof(got));
+	EXPECT_EQ(-1, recv(self->tls, got, sizeof(got), 0));
+	EXPECT_EQ(EBADMSG, errno);
+	if (ulp_is_intree())
+		return;	/* 6.1's module leaves the forged plaintext there */
+	for (i = 0; i < 3000; i++)
+		if (got[i] != 0x5a && got[i] != 0)
+			break;
+	EXPECT_EQ(3000, i) {
+		TH_LOG("byte %zu of a forged record reached the buffer", i);
+	}
+}
+
+/*
+ * TLS 1.3 KeyUpdate with peek and splice: a peek stops before the
+ * KeyUpdate, sees it on its own, and after it fails with EKEYEXPIRED like
+ * a read; splice refuses the KeyUpdate (EINVAL) and, after the next key,
+ * delivers what followed.
+ */
+TEST_F(wire, rx_key_update_peek_splice)
+{
+	unsigned char buf[64];
+	union cc_crypto_info next;
+	uint8_t type;
+	int pfd[2];
+
+	if (skip_rekey(variant))
+		SKIP(return, "KeyUpdate: TLS 1.3 on ktls only");
+	wire_key_update_stream(_metadata, self, variant, &next);
+	ASSERT_EQ(0, pipe(pfd));
+
+	ASSERT_EQ(6, recv(self->tls, buf, 6, MSG_PEEK | MSG_WAITALL));
+	msleep(50);
+	ASSERT_EQ(6, recv(self->tls, buf, sizeof(buf), MSG_PEEK));
+	EXPECT_EQ(0, memcmp(buf, "before", 6));
+	ASSERT_EQ(6, splice(self->tls, NULL, pfd[1], NULL, 64, 0));
+	ASSERT_EQ(sizeof(key_update_msg),
+		  recv_record_type(self->tls, buf, sizeof(buf), &type,
+				   MSG_PEEK));
+	EXPECT_EQ(CC_TYPE_HANDSHAKE, type);
+	EXPECT_EQ(-1, splice(self->tls, NULL, pfd[1], NULL, 64, 0));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(sizeof(key_update_msg),
+		  recv_record_type(self->tls, buf, sizeof(buf), &type, 0));
+	EXPECT_EQ(0, memcmp(buf, key_update_msg, sizeof(key_update_msg)));
+	EXPECT_EQ(-1, recv(self->tls, buf, sizeof(buf), MSG_PEEK));
+	EXPECT_EQ(EKEYEXPIRED, errno);
+	EXPECT_EQ(-1, splice(self->tls, NULL, pfd[1], NULL, 64,
+			     SPLICE_F_NONBLOCK));
+	EXPECT_EQ(EKEYEXPIRED, errno);
+
+	set_key(_metadata, self->tls, TLS_RX, &next, self->len);
+	ASSERT_EQ(5, splice(self->tls, NULL, pfd[1], NULL, 64, 0));
+	ASSERT_EQ(11, read(pfd[0], buf, sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, "beforeafter", 11));
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
 /* A handshake record needs room for its type to be read. */
 TEST_F(wire, rx_handshake_record)
 {
@@ -2433,6 +2812,48 @@ TEST_F(wire, rx_bad_version)
 	EXPECT_EQ(EINVAL, errno);
 }
 
+/*
+ * Garbage after a valid record: the record is delivered whole, then the
+ * garbage fails the connection (stickily, with POLLERR), and only it.
+ */
+TEST_F(wire, rx_garbage_after_record)
+{
+	unsigned char wire[CC_MAX_RECORD + 64], got[64];
+	struct pollfd pfd = { .fd = self->tls, .events = POLLIN };
+	union cc_crypto_info a, b;
+	int c = -1, s = -1, err;
+	ssize_t n;
+
+	wire_keys(_metadata, self, variant, 0);
+	n = cc_seal(&self->seal, CC_TYPE_DATA, "valid", 5, 0, wire,
+		    sizeof(wire));
+	ASSERT_GT(n, 0);
+	/* A header with an impossible length, then noise. */
+	memcpy(wire + n, "\x17\x03\x03\xff\xf0", 5);
+	fill_random(wire + n + 5, 59, 83);
+	raw_write(_metadata, self->raw, wire, n + 64);
+
+	ASSERT_EQ(5, recv(self->tls, got, sizeof(got), 0));
+	EXPECT_EQ(0, memcmp(got, "valid", 5));
+	EXPECT_EQ(-1, recv(self->tls, got, sizeof(got), 0));
+	err = errno;
+	EXPECT_EQ(EMSGSIZE, err);
+	/* 6.1's module reports a framing error once (sock_error() clears
+	 * it); ktls keeps failing, as for a bad tag. */
+	if (!ulp_is_intree()) {
+		EXPECT_EQ(1, poll(&pfd, 1, 1000));
+		EXPECT_TRUE(pfd.revents & POLLERR);
+		EXPECT_EQ(-1, recv(self->tls, got, sizeof(got), MSG_DONTWAIT));
+		EXPECT_EQ(err, errno);
+	}
+	/* Other connections carry on. */
+	tls_pair(_metadata, variant->version, variant->cipher, &c, &s, &a, &b,
+		 NULL);
+	check_pair_alive(_metadata, c, s);
+	close(c);
+	close(s);
+}
+
 TEST_F(wire, rx_too_short_record)
 {
 	char got[64];
@@ -2495,6 +2916,40 @@ TEST_F(wire, rx_record_split_points)
  * 6.1 module is known to report POLLIN here (tcp_poll sees TCP bytes); ktls
  * must not, so with KTLS_ULP=tls this one check is reported as a SKIP.
  */
+/*
+ * epoll, edge-triggered: half a record raises no event (on ktls), the
+ * rest raises one EPOLLIN, and the record reads whole.
+ */
+TEST_F(wire, epoll_partial_record)
+{
+	unsigned char rec[CC_MAX_RECORD], data[3000], got[3100];
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+	int ep, ret;
+	ssize_t n;
+
+	wire_keys(_metadata, self, variant, 0);
+	fill_random(data, sizeof(data), 141);
+	n = cc_seal(&self->seal, CC_TYPE_DATA, data, sizeof(data), 0, rec,
+		    sizeof(rec));
+	ASSERT_GT(n, 0);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	ASSERT_LE(0, ep);
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, self->tls, &ev));
+
+	raw_write(_metadata, self->raw, rec, n / 2);
+	ret = epoll_wait(ep, &ev, 1, 200);
+	if (!ulp_is_intree())	/* 6.1's module: partial record readable */
+		EXPECT_EQ(0, ret);
+	raw_write(_metadata, self->raw, rec + n / 2, n - n / 2);
+	ASSERT_EQ(1, epoll_wait(ep, &ev, 1, 3000));
+	EXPECT_TRUE(ev.events & EPOLLIN);
+	ASSERT_EQ((ssize_t)sizeof(data), recv(self->tls, got, sizeof(got), 0));
+	EXPECT_EQ(0, memcmp(got, data, sizeof(data)));
+	/* Drained: edge-triggered, nothing more to report. */
+	EXPECT_EQ(0, epoll_wait(ep, &ev, 1, 50));
+	close(ep);
+}
+
 TEST_F(wire, poll_partial_record)
 {
 	unsigned char rec[CC_MAX_RECORD], data[2000], got[2100];
@@ -2601,6 +3056,1138 @@ TEST_F(wire, eof_inside_record)
 	EXPECT_TRUE(n <= 0) {
 		TH_LOG("a truncated record returned %zd bytes", n);
 	}
+}
+
+/* ---- helpers of the socket-API tests below ------------------------------- */
+
+
+/*
+ * Two pages, the second PROT_NONE: a buffer that ends where the guard page
+ * begins.  *end is the first inaccessible byte.  Free with guard_free().
+ */
+static unsigned char *guard_alloc(unsigned char **end)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned char *p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	if (mprotect(p + page, page, PROT_NONE)) {
+		munmap(p, 2 * page);
+		return NULL;
+	}
+	*end = p + page;
+	return p;
+}
+
+static void guard_free(unsigned char *p)
+{
+	munmap(p, 2 * sysconf(_SC_PAGESIZE));
+}
+
+/* Wait until @fd polls readable (a whole record, for a keyed socket). */
+static bool wait_readable(int fd, int ms)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+
+	return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
+}
+
+/* Several sends of @piece bytes from @buf, @gap_ms apart, in a thread. */
+struct paced_send {
+	int fd;
+	const unsigned char *buf;
+	size_t piece;
+	unsigned int count, gap_ms;
+	int err;
+	pthread_t thr;
+};
+
+static void *paced_send_thread(void *arg)
+{
+	struct paced_send *ps = arg;
+	unsigned int i;
+
+	for (i = 0; i < ps->count; i++) {
+		msleep(ps->gap_ms);
+		if (send(ps->fd, ps->buf + i * ps->piece, ps->piece,
+			 MSG_NOSIGNAL) != (ssize_t)ps->piece) {
+			ps->err = errno ? errno : EIO;
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* splice() @len bytes from the pipe @pipe_rd into the socket @sock. */
+struct splice_job {
+	int pipe_rd, sock;
+	size_t len, done;
+	int err;
+	pthread_t thr;
+};
+
+static ssize_t splice_to(int from, int to, size_t len, unsigned int flags)
+{
+	return splice(from, NULL, to, NULL, len, flags);
+}
+
+static void *splice_thread(void *arg)
+{
+	struct splice_job *j = arg;
+
+	while (j->done < j->len) {
+		ssize_t n = splice_to(j->pipe_rd, j->sock, j->len - j->done, 0);
+
+		if (n <= 0) {
+			j->err = n < 0 ? errno : EPIPE;
+			break;
+		}
+		j->done += n;
+	}
+	return NULL;
+}
+
+/*
+ * Tagged blocks for several writers on one socket: each block starts with
+ * the writer's number and the block's index, the rest derives from both.
+ */
+#define TAG_BLOCK 20000		/* more than one record */
+
+static void tag_fill(unsigned char *blk, uint32_t who, uint32_t index)
+{
+	fill_random(blk, TAG_BLOCK, (uint64_t)who << 32 | index);
+	memcpy(blk, &who, sizeof(who));
+	memcpy(blk + sizeof(who), &index, sizeof(index));
+}
+
+/* Send @count blocks as writer @who, one send() each; 0 or an errno. */
+static int tag_send(int fd, uint32_t who, uint32_t count)
+{
+	unsigned char *blk = malloc(TAG_BLOCK);
+	uint32_t i;
+	int err = 0;
+
+	if (!blk)
+		return ENOMEM;
+	for (i = 0; i < count && !err; i++) {
+		ssize_t n;
+
+		tag_fill(blk, who, i);
+		n = send(fd, blk, TAG_BLOCK, MSG_NOSIGNAL);
+		if (n != TAG_BLOCK)
+			err = n < 0 ? errno : EMSGSIZE;
+	}
+	free(blk);
+	return err;
+}
+
+/*
+ * Read @writers x @count blocks from @fd: each must arrive whole and
+ * intact, in order per writer, none missing.
+ */
+static void tag_check(struct __test_metadata *_metadata, int fd,
+		      uint32_t writers, uint32_t count)
+{
+	size_t len = (size_t)writers * count * TAG_BLOCK, off;
+	unsigned char *got = malloc(len), *want = malloc(TAG_BLOCK);
+	uint32_t next[16] = {}, who, index, w;
+
+	ASSERT_TRUE(got && want && writers <= 16);
+	ASSERT_EQ((ssize_t)len, recv_all(fd, got, len, IO_RECV, false));
+	for (off = 0; off < len; off += TAG_BLOCK) {
+		memcpy(&who, got + off, sizeof(who));
+		memcpy(&index, got + off + sizeof(who), sizeof(index));
+		ASSERT_LT(who, writers) {
+			TH_LOG("block at %zu: no block starts there", off);
+		}
+		ASSERT_EQ(next[who], index) {
+			TH_LOG("block at %zu: writer %u block %u, expected %u",
+			       off, who, index, next[who]);
+		}
+		tag_fill(want, who, index);
+		ASSERT_EQ(0, memcmp(want, got + off, TAG_BLOCK)) {
+			TH_LOG("writer %u block %u: interleaved or damaged",
+			       who, index);
+		}
+		next[who]++;
+	}
+	for (w = 0; w < writers; w++)
+		EXPECT_EQ(count, next[w]);
+	free(got);
+	free(want);
+}
+
+/*
+ * A stream of 8-byte words numbering themselves, for several readers of
+ * one socket.  Records and reads are multiples of 8 bytes, so every read
+ * starts on a word.
+ */
+static uint64_t word_at(uint64_t i)
+{
+	return i ^ 0x5757000000000000ULL;
+}
+
+static unsigned char *word_stream(size_t words)
+{
+	uint64_t *w = malloc(words * 8);
+	size_t i;
+
+	if (w)
+		for (i = 0; i < words; i++)
+			w[i] = word_at(i);
+	return (unsigned char *)w;
+}
+
+/*
+ * Read until end of stream in pieces of @chunk bytes (a multiple of 8),
+ * counting each word seen in @seen (shared by all readers).  Returns 0, an
+ * errno, or -1 if a read was not a run of consecutive words.
+ */
+static int word_reader(int fd, size_t chunk, unsigned int *seen,
+		       size_t words)
+{
+	uint64_t *buf = malloc(chunk);
+	int ret = 0;
+
+	if (!buf)
+		return ENOMEM;
+	for (;;) {
+		ssize_t n = recv(fd, buf, chunk, 0);
+		uint64_t first;
+		size_t k;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = n < 0 ? errno : 0;
+			break;
+		}
+		first = word_at(buf[0]);
+		if (n % 8 || first >= words) {
+			ret = -1;
+			break;
+		}
+		for (k = 0; k < (size_t)n / 8; k++) {
+			if (buf[k] != word_at(first + k) ||
+			    first + k >= words) {
+				ret = -1;
+				break;
+			}
+			__atomic_add_fetch(&seen[first + k], 1,
+					   __ATOMIC_RELAXED);
+		}
+		if (ret)
+			break;
+	}
+	free(buf);
+	return ret;
+}
+
+static void check_words_seen(struct __test_metadata *_metadata,
+			     const unsigned int *seen, size_t words)
+{
+	size_t i, bad = 0, first = 0, last = 0;
+
+	for (i = 0; i < words; i++) {
+		if (seen[i] == 1)
+			continue;
+		if (!bad++)
+			first = i;
+		last = i;
+	}
+	EXPECT_EQ(0, bad) {
+		TH_LOG("%zu of %zu words not read exactly once (%zu..%zu), "
+		       "bytes %zu..%zu", bad, words, first, last, first * 8,
+		       last * 8 + 7);
+	}
+}
+
+struct word_job {
+	int fd;
+	size_t chunk, words;
+	unsigned int *seen;
+	int err;
+	pthread_t thr;
+};
+
+static void *word_reader_thread(void *arg)
+{
+	struct word_job *j = arg;
+
+	j->err = word_reader(j->fd, j->chunk, j->seen, j->words);
+	return NULL;
+}
+
+/* Wait for a child and return its exit status (-1 if it did not exit). */
+static int child_status(pid_t pid)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+/* ---- statistics: /proc/net/ktls_stat or, in-tree, /proc/net/tls_stat ---- */
+
+static const char *const stat_names[] = {
+	"TlsCurrTxSw", "TlsCurrRxSw", "TlsCurrTxDevice", "TlsCurrRxDevice",
+	"TlsTxSw", "TlsRxSw", "TlsTxDevice", "TlsRxDevice",
+	"TlsDecryptError", "TlsRxDeviceResync", "TlsDecryptRetry",
+	"TlsRxNoPadViolation",
+	/* Linux >= 6.14 and ktls; not in the 6.1 in-tree module */
+	"TlsRxRekeyOk", "TlsRxRekeyError", "TlsTxRekeyOk", "TlsTxRekeyError",
+	"TlsRxRekeyReceived",
+};
+
+#define STAT_NAMES_INTREE 12
+
+enum {
+	ST_CURR_TX, ST_CURR_RX, ST_CURR_TX_DEV, ST_CURR_RX_DEV,
+	ST_TX, ST_RX, ST_TX_DEV, ST_RX_DEV,
+	ST_DECRYPT_ERR, ST_RESYNC, ST_DECRYPT_RETRY, ST_NO_PAD,
+	ST_RX_REKEY_OK, ST_RX_REKEY_ERR, ST_TX_REKEY_OK, ST_TX_REKEY_ERR,
+	ST_RX_REKEY_RCVD,
+	ST_NUM
+};
+
+/* The counters of this network namespace; -1 for a name not listed. */
+static void stats_read(struct __test_metadata *_metadata, long *v)
+{
+	const char *path = ulp_is_intree() ? "/proc/net/tls_stat" :
+			   "/proc/net/ktls_stat";
+	char name[64];
+	long val;
+	FILE *f = fopen(path, "r");
+	int i;
+
+	ASSERT_NE(NULL, f) {
+		TH_LOG("%s: %s", path, strerror(errno));
+	}
+	for (i = 0; i < ST_NUM; i++)
+		v[i] = -1;
+	while (fscanf(f, "%63s %ld", name, &val) == 2)
+		for (i = 0; i < ST_NUM; i++)
+			if (!strcmp(name, stat_names[i]))
+				v[i] = val;
+	fclose(f);
+}
+
+/* Every counter the ULP has must have moved by exactly @delta[i]. */
+static void stats_expect(struct __test_metadata *_metadata,
+			 const long *before, const long *delta)
+{
+	int n = ulp_is_intree() ? STAT_NAMES_INTREE : ST_NUM;
+	long now[ST_NUM];
+	int i;
+
+	stats_read(_metadata, now);
+	for (i = 0; i < n; i++) {
+		ASSERT_LE(0, before[i]) {
+			TH_LOG("%s is missing", stat_names[i]);
+		}
+		EXPECT_EQ(before[i] + delta[i], now[i]) {
+			TH_LOG("%s: %ld, expected %ld + %ld", stat_names[i],
+			       now[i], before[i], delta[i]);
+		}
+	}
+}
+
+/* Move this process into a new network namespace with lo up. */
+static void fresh_netns(struct __test_metadata *_metadata)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	int fd;
+
+	if (unshare(CLONE_NEWNET))
+		SKIP(_exit(HARNESS_SKIP_EXIT), "unshare(CLONE_NEWNET): %s",
+		     strerror(errno));
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, ioctl(fd, SIOCGIFFLAGS, &ifr));
+	ifr.ifr_flags |= IFF_UP;
+	ASSERT_EQ(0, ioctl(fd, SIOCSIFFLAGS, &ifr));
+	close(fd);
+}
+
+/* ---- sock_diag: INET_DIAG_ULP_INFO of one socket ------------------------- */
+
+struct ulp_diag {
+	bool found;		/* the socket was in the dump */
+	char name[32];		/* INET_ULP_INFO_NAME, "" if none */
+	bool tls;		/* INET_ULP_INFO_TLS present */
+	int version, cipher;	/* -1 when absent */
+	int txconf, rxconf;
+};
+
+static void diag_parse_tls(struct ulp_diag *d, struct rtattr *rta, int len)
+{
+	for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+		uint16_t v;
+
+		if (RTA_PAYLOAD(rta) < sizeof(v))
+			continue;
+		memcpy(&v, RTA_DATA(rta), sizeof(v));
+		switch (rta->rta_type & NLA_TYPE_MASK) {
+		case TLS_INFO_VERSION:
+			d->version = v;
+			break;
+		case TLS_INFO_CIPHER:
+			d->cipher = v;
+			break;
+		case TLS_INFO_TXCONF:
+			d->txconf = v;
+			break;
+		case TLS_INFO_RXCONF:
+			d->rxconf = v;
+			break;
+		}
+	}
+}
+
+static void diag_parse_ulp(struct ulp_diag *d, struct rtattr *rta, int len)
+{
+	for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+		switch (rta->rta_type & NLA_TYPE_MASK) {
+		case INET_ULP_INFO_NAME:
+			snprintf(d->name, sizeof(d->name), "%.*s",
+				 (int)RTA_PAYLOAD(rta),
+				 (const char *)RTA_DATA(rta));
+			break;
+		case INET_ULP_INFO_TLS:
+			d->tls = true;
+			diag_parse_tls(d, RTA_DATA(rta), RTA_PAYLOAD(rta));
+			break;
+		}
+	}
+}
+
+/*
+ * Dump every TCP socket of @fd's family with INET_DIAG_INFO requested and
+ * fill @d from the entry whose inode is @fd's.
+ */
+static void diag_ulp(struct __test_metadata *_metadata, int fd,
+		     struct ulp_diag *d)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} q = {
+		.nlh = {
+			.nlmsg_len = sizeof(q),
+			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+			.nlmsg_seq = 1,
+		},
+		.req = {
+			.sdiag_protocol = IPPROTO_TCP,
+			.idiag_ext = 1 << (INET_DIAG_INFO - 1),
+			.idiag_states = ~0U,
+		},
+	};
+	struct sockaddr_storage ss;
+	socklen_t slen = sizeof(ss);
+	static uint32_t buf[16384];
+	struct stat st;
+	bool done = false;
+	int nl;
+
+	memset(d, 0, sizeof(*d));
+	d->version = d->cipher = d->txconf = d->rxconf = -1;
+	ASSERT_EQ(0, fstat(fd, &st));
+	ASSERT_EQ(0, getsockname(fd, (struct sockaddr *)&ss, &slen));
+	q.req.sdiag_family = ss.ss_family;
+	nl = socket(AF_NETLINK, SOCK_DGRAM, NETLINK_SOCK_DIAG);
+	ASSERT_GE(nl, 0);
+	ASSERT_EQ(sizeof(q), send(nl, &q, sizeof(q), 0));
+	while (!done) {
+		ssize_t n = recv(nl, buf, sizeof(buf), 0);
+		struct nlmsghdr *h = (struct nlmsghdr *)buf;
+
+		ASSERT_GT(n, 0);
+		for (; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+			struct inet_diag_msg *m = NLMSG_DATA(h);
+			struct rtattr *rta;
+			int len;
+
+			if (h->nlmsg_type == NLMSG_DONE) {
+				done = true;
+				break;
+			}
+			ASSERT_NE(NLMSG_ERROR, h->nlmsg_type) {
+				struct nlmsgerr *e = NLMSG_DATA(h);
+
+				TH_LOG("inet_diag: %s", strerror(-e->error));
+			}
+			if (m->idiag_inode != st.st_ino)
+				continue;
+			d->found = true;
+			rta = (struct rtattr *)(m + 1);
+			len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+			for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+				if ((rta->rta_type & NLA_TYPE_MASK) ==
+				    INET_DIAG_ULP_INFO)
+					diag_parse_ulp(d, RTA_DATA(rta),
+						       RTA_PAYLOAD(rta));
+		}
+	}
+	close(nl);
+	ASSERT_TRUE(d->found) {
+		TH_LOG("socket inode %lu not in the inet_diag dump",
+		       (unsigned long)st.st_ino);
+	}
+}
+
+/* ==== socket API: low-water mark, MSG_WAITALL, faults, timeouts ========== */
+
+/*
+ * SO_RCVLOWAT as the kernel's kTLS: TCP wakes the record layer only once
+ * the mark's worth of (ciphertext) bytes is queued, so a record below it
+ * does not make the socket readable; a read waits until the mark's worth
+ * of plaintext was copied, returns less when the buffer is smaller than
+ * the mark, and what it has when SO_RCVTIMEO expires.
+ */
+TEST_F(tls, rcvlowat)
+{
+	unsigned char data[5000], got[8000];
+	struct timeval tv = { 0, 300000 };
+	struct delayed_write d;
+	int lowat = 3000;
+	double t0;
+
+	fill_random(data, sizeof(data), 200);
+	ASSERT_EQ(0, setsockopt(self->cfd, SOL_SOCKET, SO_RCVLOWAT, &lowat,
+				sizeof(lowat)));
+	ASSERT_EQ(1000, send(self->fd, data, 1000, 0));
+	EXPECT_FALSE(wait_readable(self->cfd, 200));
+	/* A buffer smaller than the mark is filled without waiting. */
+	ASSERT_EQ(400, recv(self->cfd, got, 400, 0));
+	EXPECT_EQ(0, memcmp(got, data, 400));
+	/* Below the mark until the timeout: what there is. */
+	ASSERT_EQ(0, setsockopt(self->cfd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+				sizeof(tv)));
+	t0 = now_ms();
+	ASSERT_EQ(600, recv(self->cfd, got, sizeof(got), 0));
+	EXPECT_GE(now_ms() - t0, 250);
+	EXPECT_EQ(0, memcmp(got, data + 400, 600));
+	set_timeouts(_metadata, self->cfd);
+
+	/* One record below the mark, then one that reaches it. */
+	ASSERT_EQ(1000, send(self->fd, data + 1000, 1000, 0));
+	EXPECT_FALSE(wait_readable(self->cfd, 200));
+	d = (struct delayed_write){ .fd = self->fd, .buf = data + 2000,
+				    .len = 3000, .delay_ms = 300 };
+	t0 = now_ms();
+	ASSERT_EQ(0, pthread_create(&d.thr, NULL, delayed_write_thread, &d));
+	ASSERT_EQ(4000, recv(self->cfd, got, sizeof(got), 0));
+	EXPECT_GE(now_ms() - t0, 250);
+	pthread_join(d.thr, NULL);
+	EXPECT_EQ(3000, d.len);
+	EXPECT_EQ(0, memcmp(got, data + 1000, 4000));
+	EXPECT_FALSE(wait_readable(self->cfd, 0));
+}
+
+/* MSG_WAITALL waits across records sent apart from each other. */
+TEST_F(tls, waitall_across_records)
+{
+	unsigned char data[5 * 3000], got[sizeof(data) + 1];
+	struct paced_send ps = { .fd = self->fd, .buf = data, .piece = 3000,
+				 .count = 5, .gap_ms = 50 };
+
+	fill_random(data, sizeof(data), 201);
+	ASSERT_EQ(0, pthread_create(&ps.thr, NULL, paced_send_thread, &ps));
+	ASSERT_EQ(sizeof(data), recv(self->cfd, got, sizeof(data),
+				     MSG_WAITALL));
+	pthread_join(ps.thr, NULL);
+	EXPECT_EQ(0, ps.err);
+	EXPECT_EQ(0, memcmp(got, data, sizeof(data)));
+}
+
+/* MSG_WAITALL stops where the record type changes. */
+TEST_F(tls, waitall_stops_at_control_record)
+{
+	unsigned char data[2000], got[4000];
+	uint8_t type;
+
+	fill_random(data, sizeof(data), 202);
+	ASSERT_EQ(1000, send(self->fd, data, 1000, 0));
+	ASSERT_EQ(2, send_record_type(self->fd, CC_TYPE_ALERT, "\x01\x00", 2,
+				      0));
+	ASSERT_EQ(1000, send(self->fd, data + 1000, 1000, 0));
+	ASSERT_EQ(1000, recv_record_type(self->cfd, got, sizeof(got), &type,
+					 MSG_WAITALL));
+	EXPECT_EQ(CC_TYPE_DATA, type);
+	EXPECT_EQ(0, memcmp(got, data, 1000));
+	/* The control record alone, however much was asked for. */
+	ASSERT_EQ(2, recv_record_type(self->cfd, got, sizeof(got), &type,
+				      MSG_WAITALL));
+	EXPECT_EQ(CC_TYPE_ALERT, type);
+	EXPECT_EQ(0, memcmp(got, "\x01\x00", 2));
+	ASSERT_EQ(1000, recv(self->cfd, got, 1000, MSG_WAITALL));
+	EXPECT_EQ(0, memcmp(got, data + 1000, 1000));
+}
+
+/*
+ * A read into a bad buffer fails with EFAULT and loses nothing: the next
+ * read gets the record.  A buffer that turns bad part-way may return the
+ * good part first; either way every byte arrives once, in order.
+ */
+TEST_F(tls, recv_efault_keeps_record)
+{
+	unsigned char data[3000], got[3000], *page, *end;
+	ssize_t n;
+
+	fill_random(data, sizeof(data), 203);
+	page = guard_alloc(&end);
+	ASSERT_NE(NULL, page);
+	ASSERT_EQ(sizeof(data), send(self->fd, data, sizeof(data), 0));
+	ASSERT_TRUE(wait_readable(self->cfd, 5000));
+
+	n = recv(self->cfd, end, sizeof(data), 0);
+	EXPECT_EQ(-1, n);
+	EXPECT_EQ(EFAULT, errno);
+
+	n = recv(self->cfd, end - 1000, sizeof(data), 0);
+	if (n < 0) {
+		EXPECT_EQ(EFAULT, errno);
+		n = 0;
+	} else {
+		ASSERT_EQ(1000, n);
+		EXPECT_EQ(0, memcmp(end - 1000, data, 1000));
+	}
+	ASSERT_EQ(sizeof(data) - n, recv(self->cfd, got, sizeof(got), 0));
+	EXPECT_EQ(0, memcmp(got, data + n, sizeof(data) - n));
+	guard_free(page);
+	/* The socket still works both ways. */
+	ASSERT_EQ(5, send(self->fd, "alive", 5, 0));
+	ASSERT_EQ(5, recv(self->cfd, got, sizeof(got), 0));
+	n = send(self->cfd, "back", 4, 0);
+	if (n < 0 && errno == EBADMSG && ulp_is_intree())
+		SKIP(return, "%s: in-tree tls fails the socket with EBADMSG "
+		     "after EFAULT in a zero-copy decrypt (6.1, TLS 1.2)",
+		     _metadata->name);
+	ASSERT_EQ(4, n);
+	ASSERT_EQ(4, recv(self->fd, got, sizeof(got), 0));
+	EXPECT_EQ(0, memcmp(got, "back", 4));
+}
+
+/*
+ * A send from a bad buffer fails with EFAULT, or takes the good part only;
+ * the peer gets authentic records of exactly what was taken.
+ */
+TEST_F(wire, send_efault)
+{
+	unsigned char expect[1005], *page, *end, buf[16];
+	size_t len = 0;
+	ssize_t n;
+
+	wire_keys(_metadata, self, variant, 0);
+	page = guard_alloc(&end);
+	ASSERT_NE(NULL, page);
+	fill_random(end - 1000, 1000, 204);
+
+	EXPECT_EQ(-1, send(self->tls, end, 100, 0));
+	EXPECT_EQ(EFAULT, errno);
+	n = send(self->tls, end - 1000, 3000, 0);
+	if (n < 0) {
+		EXPECT_EQ(EFAULT, errno);
+	} else {
+		ASSERT_EQ(1000, n);
+		memcpy(expect, end - 1000, 1000);
+		len = 1000;
+	}
+	ASSERT_EQ(5, send(self->tls, "after", 5, 0));
+	memcpy(expect + len, "after", 5);
+	len += 5;
+	wire_expect_data(_metadata, self, expect, len);
+	msleep(50);
+	EXPECT_EQ(-1, recv(self->raw, buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	guard_free(page);
+}
+
+/*
+ * SO_SNDTIMEO: a send the peer does not drain returns what was taken (or
+ * EAGAIN) after the timeout, and all of that, nothing else, arrives.
+ */
+TEST_F(tls, send_timeout)
+{
+	size_t len = 2 * MIB, taken = 0;
+	unsigned char *data = random_buf(len, 205), *got = malloc(len);
+	struct timeval tv = { 0, 300000 };
+	int small = 16384, i;
+	double t0, dt;
+	ssize_t n;
+
+	ASSERT_TRUE(data && got);
+	ASSERT_EQ(0, setsockopt(self->fd, SOL_SOCKET, SO_SNDBUF, &small,
+				sizeof(small)));
+	ASSERT_EQ(0, setsockopt(self->fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+				sizeof(tv)));
+	for (i = 0; i < 2; i++) {
+		t0 = now_ms();
+		n = send(self->fd, data + taken, len - taken, MSG_NOSIGNAL);
+		dt = now_ms() - t0;
+		if (n < 0) {
+			EXPECT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK) {
+				TH_LOG("send: %s", strerror(errno));
+			}
+		} else {
+			taken += n;
+		}
+		EXPECT_GE(dt, 250);
+		EXPECT_LT(dt, 5000);
+	}
+	ASSERT_LT(0, taken);
+	ASSERT_GT(len, taken);
+	ASSERT_EQ((ssize_t)taken, recv_all(self->cfd, got, taken, IO_RECV,
+					   false));
+	EXPECT_EQ(0, memcmp(got, data, taken));
+	msleep(100);
+	EXPECT_EQ(-1, recv(self->cfd, got, 1, MSG_DONTWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	check_pair_alive(_metadata, self->fd, self->cfd);
+	free(data);
+	free(got);
+}
+
+/* ==== socket API: splice into the socket, and mixed with send/sendfile === */
+
+TEST_F(tls, splice_from_pipe)
+{
+	size_t len = 200001;
+	unsigned char *data = random_buf(len, 206), *got = malloc(len);
+	int p[2];
+	struct xfer w = { .mode = IO_WRITE, .buf = data, .len = len,
+			  .odd = true };
+	struct splice_job j = { .sock = self->fd, .len = len };
+
+	ASSERT_TRUE(data && got);
+	ASSERT_EQ(0, pipe(p));
+	w.fd = p[1];
+	j.pipe_rd = p[0];
+	ASSERT_EQ(0, xfer_start(&w));
+	ASSERT_EQ(0, pthread_create(&j.thr, NULL, splice_thread, &j));
+	EXPECT_EQ((ssize_t)len, recv_all(self->cfd, got, len, IO_RECV,
+					 false));
+	xfer_join(&w);
+	pthread_join(j.thr, NULL);
+	EXPECT_EQ(0, j.err) {
+		TH_LOG("splice: %s after %zu bytes", strerror(j.err), j.done);
+	}
+	EXPECT_EQ(0, memcmp(got, data, len));
+	close(p[0]);
+	close(p[1]);
+	free(data);
+	free(got);
+}
+
+/* What a splice from a pipe sends opens with crosscheck, in full records. */
+TEST_F(wire, tx_splice_crosscheck)
+{
+	unsigned char *data = random_buf(40000, 207);
+	int p[2];
+
+	ASSERT_NE(NULL, data);
+	wire_keys(_metadata, self, variant, 0);
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(40000, write(p[1], data, 40000));
+	ASSERT_EQ(40000, splice_to(p[0], self->tls, 40000, 0));
+	EXPECT_EQ(3, wire_expect_data(_metadata, self, data, 40000));
+	close(p[0]);
+	close(p[1]);
+	free(data);
+}
+
+/* send, splice, sendfile, send with MSG_MORE, splice, send: in order. */
+struct mixed_tx {
+	int fd, file_fd, pipe[2];
+	const unsigned char *buf;	/* the whole expected stream */
+	int err;
+	pthread_t thr;
+};
+
+#define MIXED_LEN (10 + 30000 + 20000 + 1 + 5000 + 3)
+
+static void *mixed_tx_thread(void *arg)
+{
+	struct mixed_tx *m = arg;
+	const unsigned char *p = m->buf;
+	off_t off = 0;
+
+	if (send(m->fd, p, 10, 0) != 10)
+		goto fail;
+	p += 10;
+	if (write(m->pipe[1], p, 30000) != 30000 ||
+	    splice_to(m->pipe[0], m->fd, 30000, 0) != 30000)
+		goto fail;
+	p += 30000;
+	if (sendfile(m->fd, m->file_fd, &off, 20000) != 20000)
+		goto fail;
+	p += 20000;
+	if (send(m->fd, p, 1, MSG_MORE) != 1)
+		goto fail;
+	p += 1;
+	if (write(m->pipe[1], p, 5000) != 5000 ||
+	    splice_to(m->pipe[0], m->fd, 5000, 0) != 5000)
+		goto fail;
+	p += 5000;
+	if (send(m->fd, p, 3, 0) != 3)
+		goto fail;
+	return NULL;
+fail:
+	m->err = errno ? errno : EIO;
+	return NULL;
+}
+
+TEST_F(tls, send_splice_sendfile_order)
+{
+	unsigned char *data = random_buf(MIXED_LEN, 208);
+	unsigned char *got = malloc(MIXED_LEN);
+	struct mixed_tx m = { .fd = self->fd, .buf = data };
+
+	ASSERT_TRUE(data && got);
+	m.file_fd = temp_file(data + 10 + 30000, 20000);
+	ASSERT_GE(m.file_fd, 0);
+	ASSERT_EQ(0, pipe(m.pipe));
+	ASSERT_EQ(0, pthread_create(&m.thr, NULL, mixed_tx_thread, &m));
+	EXPECT_EQ(MIXED_LEN, recv_all(self->cfd, got, MIXED_LEN, IO_RECV,
+				      true));
+	pthread_join(m.thr, NULL);
+	EXPECT_EQ(0, m.err) {
+		TH_LOG("sender: %s", strerror(m.err));
+	}
+	EXPECT_EQ(0, memcmp(got, data, MIXED_LEN));
+	close(m.pipe[0]);
+	close(m.pipe[1]);
+	close(m.file_fd);
+	free(data);
+	free(got);
+}
+
+/* ==== socket API: shutdown with an open record ============================ */
+
+/*
+ * SHUT_WR with MSG_MORE data still in the open record: the kernel's kTLS
+ * has no shutdown hook, so TCP sends its FIN and the open record is never
+ * sent.  The peer reads the records sent before, then end of stream.
+ * Reading still works; sending fails with EPIPE.
+ */
+TEST_F(tls, shutdown_wr_open_record)
+{
+	char buf[64];
+	ssize_t n;
+
+	ASSERT_EQ(4, send(self->fd, "head", 4, 0));
+	ASSERT_EQ(4, send(self->fd, "tail", 4, MSG_MORE));
+	ASSERT_EQ(0, shutdown(self->fd, SHUT_WR));
+	ASSERT_EQ(4, recv(self->cfd, buf, sizeof(buf), 0));
+	EXPECT_EQ(0, memcmp(buf, "head", 4));
+	EXPECT_EQ(0, recv(self->cfd, buf, sizeof(buf), 0));
+	ASSERT_EQ(4, send(self->cfd, "back", 4, 0));
+	ASSERT_EQ(4, recv(self->fd, buf, sizeof(buf), 0));
+	EXPECT_EQ(0, memcmp(buf, "back", 4));
+	n = send(self->fd, "x", 1, MSG_NOSIGNAL);
+	if (n == 1 && ulp_is_intree())
+		SKIP(return, "%s: in-tree tls accepts send() after SHUT_WR",
+		     _metadata->name);
+	EXPECT_EQ(-1, n);
+	EXPECT_EQ(EPIPE, errno);
+	EXPECT_EQ(-1, send(self->fd, "y", 1, MSG_NOSIGNAL | MSG_MORE));
+	EXPECT_EQ(EPIPE, errno);
+	EXPECT_EQ(0, recv(self->cfd, buf, sizeof(buf), 0));
+}
+
+/*
+ * SHUT_RDWR: records that arrived before are still read, then end of
+ * stream at once; sends fail with EPIPE; the peer sees end of stream.
+ */
+TEST_F(tls, shutdown_rdwr_then_use)
+{
+	char buf[64];
+	ssize_t n;
+
+	ASSERT_EQ(6, send(self->cfd, "queued", 6, 0));
+	ASSERT_TRUE(wait_readable(self->fd, 5000));
+	ASSERT_EQ(4, send(self->fd, "open", 4, MSG_MORE));
+	ASSERT_EQ(0, shutdown(self->fd, SHUT_RDWR));
+	ASSERT_EQ(6, recv(self->fd, buf, sizeof(buf), 0));
+	EXPECT_EQ(0, memcmp(buf, "queued", 6));
+	EXPECT_EQ(0, recv(self->fd, buf, sizeof(buf), 0));
+	EXPECT_EQ(0, recv(self->fd, buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_TRUE(wait_readable(self->fd, 0));
+	EXPECT_EQ(0, recv(self->cfd, buf, sizeof(buf), 0));
+	n = send(self->fd, "x", 1, MSG_NOSIGNAL);
+	if (n == 1 && ulp_is_intree())
+		SKIP(return, "%s: in-tree tls accepts send() after "
+		     "SHUT_RDWR", _metadata->name);
+	EXPECT_EQ(-1, n);
+	EXPECT_EQ(EPIPE, errno);
+}
+
+/* ==== socket API: several writers and readers on one socket ============= */
+
+#define TAG_WRITERS 4
+#define TAG_COUNT 6
+
+struct tag_job {
+	int fd;
+	uint32_t who;
+	int err;
+	pthread_t thr;
+};
+
+static void *tag_send_thread(void *arg)
+{
+	struct tag_job *j = arg;
+
+	j->err = tag_send(j->fd, j->who, TAG_COUNT);
+	return NULL;
+}
+
+/* Each send() of each thread arrives whole, in order, none lost. */
+TEST_F_TIMEOUT(tls, threads_send, 60)
+{
+	struct tag_job j[TAG_WRITERS];
+	int i;
+
+	for (i = 0; i < TAG_WRITERS; i++) {
+		j[i] = (struct tag_job){ .fd = self->fd, .who = i };
+		ASSERT_EQ(0, pthread_create(&j[i].thr, NULL, tag_send_thread,
+					    &j[i]));
+	}
+	tag_check(_metadata, self->cfd, TAG_WRITERS, TAG_COUNT);
+	for (i = 0; i < TAG_WRITERS; i++) {
+		pthread_join(j[i].thr, NULL);
+		EXPECT_EQ(0, j[i].err);
+	}
+}
+
+/* The same with processes sharing the socket after fork(). */
+TEST_F_TIMEOUT(tls, processes_send, 60)
+{
+	pid_t pid[TAG_WRITERS];
+	int i;
+
+	for (i = 0; i < TAG_WRITERS; i++) {
+		pid[i] = fork();
+		ASSERT_LE(0, pid[i]);
+		if (!pid[i])
+			_exit(tag_send(self->fd, i, TAG_COUNT) ? 1 : 0);
+	}
+	tag_check(_metadata, self->cfd, TAG_WRITERS, TAG_COUNT);
+	for (i = 0; i < TAG_WRITERS; i++)
+		EXPECT_EQ(0, child_status(pid[i]));
+}
+
+#define WORD_READERS 4
+#define WORDS (480000 / 8)
+
+/* Every byte is read by exactly one of several reading threads. */
+TEST_F_TIMEOUT(tls, threads_recv, 60)
+{
+	unsigned char *data = word_stream(WORDS);
+	unsigned int *seen = calloc(WORDS, sizeof(*seen));
+	struct xfer x = { .fd = self->fd, .buf = data, .len = WORDS * 8 };
+	struct word_job j[WORD_READERS];
+	int i;
+
+	ASSERT_TRUE(data && seen);
+	for (i = 0; i < WORD_READERS; i++) {
+		j[i] = (struct word_job){ .fd = self->cfd, .seen = seen,
+					  .words = WORDS,
+					  .chunk = 8 * (101 + 700 * i) };
+		ASSERT_EQ(0, pthread_create(&j[i].thr, NULL,
+					    word_reader_thread, &j[i]));
+	}
+	ASSERT_EQ(0, xfer_start(&x));
+	xfer_join(&x);
+	EXPECT_EQ(0, x.err);
+	ASSERT_EQ(0, shutdown(self->fd, SHUT_WR));
+	for (i = 0; i < WORD_READERS; i++) {
+		pthread_join(j[i].thr, NULL);
+		EXPECT_EQ(0, j[i].err) {
+			TH_LOG("reader %d: %s", i, j[i].err < 0 ?
+			       "not a run of consecutive words" :
+			       strerror(j[i].err));
+		}
+	}
+	check_words_seen(_metadata, seen, WORDS);
+	free(data);
+	free(seen);
+}
+
+/* The same with reading processes after fork(). */
+TEST_F_TIMEOUT(tls, processes_recv, 60)
+{
+	unsigned char *data = word_stream(WORDS);
+	unsigned int *seen = mmap(NULL, WORDS * sizeof(*seen),
+				  PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct xfer x = { .fd = self->fd, .buf = data, .len = WORDS * 8 };
+	pid_t pid[WORD_READERS];
+	int i;
+
+	ASSERT_NE(NULL, data);
+	ASSERT_NE(MAP_FAILED, seen);
+	for (i = 0; i < WORD_READERS; i++) {
+		pid[i] = fork();
+		ASSERT_LE(0, pid[i]);
+		if (!pid[i])
+			_exit(word_reader(self->cfd, 8 * (333 + 500 * i), seen,
+					  WORDS) ? 1 : 0);
+	}
+	ASSERT_EQ(0, xfer_start(&x));
+	xfer_join(&x);
+	EXPECT_EQ(0, x.err);
+	ASSERT_EQ(0, shutdown(self->fd, SHUT_WR));
+	for (i = 0; i < WORD_READERS; i++)
+		EXPECT_EQ(0, child_status(pid[i]));
+	check_words_seen(_metadata, seen, WORDS);
+	munmap(seen, WORDS * sizeof(*seen));
+	free(data);
+}
+
+/* ==== statistics ========================================================== */
+
+/*
+ * The counters are per network namespace: a new one starts at zero, keys
+ * count there, and closing a socket takes it out of the Curr counters.
+ */
+TEST(stat_per_netns)
+{
+	long before[ST_NUM], delta[ST_NUM] = {};
+	union cc_crypto_info a, b;
+	int c, s, c2, s2;
+
+	/* Some use in the namespace the test starts in... */
+	tls_pair(_metadata, TLS_1_2_VERSION, TLS_CIPHER_AES_GCM_128, &c, &s,
+		 &a, &b, NULL);
+	stats_read(_metadata, before);
+	EXPECT_LE(2, before[ST_CURR_TX]);
+	EXPECT_LE(2, before[ST_TX]);
+
+	/* ...is not seen from a new one. */
+	fresh_netns(_metadata);
+	memset(before, 0, sizeof(before));
+	stats_expect(_metadata, before, delta);
+
+	tls_pair(_metadata, TLS_1_3_VERSION, TLS_CIPHER_AES_GCM_128, &c2, &s2,
+		 &a, &b, NULL);
+	delta[ST_CURR_TX] = delta[ST_CURR_RX] = 2;
+	delta[ST_TX] = delta[ST_RX] = 2;
+	stats_expect(_metadata, before, delta);
+	check_pair_alive(_metadata, c2, s2);
+	close(c2);
+	delta[ST_CURR_TX] = delta[ST_CURR_RX] = 1;
+	stats_expect(_metadata, before, delta);
+	close(s2);
+	delta[ST_CURR_TX] = delta[ST_CURR_RX] = 0;
+	stats_expect(_metadata, before, delta);
+	close(c);
+	close(s);
+}
+
+/* Keys count once per direction; a record failing authentication once. */
+TEST_F(wire, stat_keys_and_decrypt_error)
+{
+	long before[ST_NUM], delta[ST_NUM] = {};
+	unsigned char rec[CC_MAX_RECORD], got[64];
+	ssize_t n;
+
+	stats_read(_metadata, before);
+	wire_keys(_metadata, self, variant, 0);
+	delta[ST_CURR_TX] = delta[ST_CURR_RX] = 1;
+	delta[ST_TX] = delta[ST_RX] = 1;
+	stats_expect(_metadata, before, delta);
+
+	n = cc_seal(&self->seal, CC_TYPE_DATA, "tampered", 8, 0, rec,
+		    sizeof(rec));
+	ASSERT_GT(n, 0);
+	rec[n - 1] ^= 0x80;
+	raw_write(_metadata, self->raw, rec, n);
+	EXPECT_EQ(-1, recv(self->tls, got, sizeof(got), 0));
+	EXPECT_EQ(EBADMSG, errno);
+	delta[ST_DECRYPT_ERR] = 1;
+	stats_expect(_metadata, before, delta);
+}
+
+/* TLS 1.3 KeyUpdate: one received, one RX and one TX rekey counted. */
+TEST_F(wire, stat_rekey)
+{
+	long before[ST_NUM], delta[ST_NUM] = {};
+	union cc_crypto_info next_rx, next_tx;
+	unsigned char got[64];
+	uint8_t type;
+
+	if (skip_rekey(variant))
+		SKIP(return, "KeyUpdate: TLS 1.3 on ktls only");
+	wire_keys(_metadata, self, variant, 0);
+	stats_read(_metadata, before);
+
+	ASSERT_EQ(self->len, make_info(&next_tx, variant->version,
+				       variant->cipher, SEED_A + 1, 0));
+	set_key(_metadata, self->tls, TLS_TX, &next_tx, self->len);
+	delta[ST_TX_REKEY_OK] = 1;
+	stats_expect(_metadata, before, delta);
+
+	wire_send_record(_metadata, self, CC_TYPE_HANDSHAKE, key_update_msg,
+			 sizeof(key_update_msg), 0);
+	ASSERT_EQ(sizeof(key_update_msg),
+		  recv_record_type(self->tls, got, sizeof(got), &type, 0));
+	EXPECT_EQ(CC_TYPE_HANDSHAKE, type);
+	delta[ST_RX_REKEY_RCVD] = 1;
+	stats_expect(_metadata, before, delta);
+
+	ASSERT_EQ(self->len, make_info(&next_rx, variant->version,
+				       variant->cipher, SEED_B + 1, 0));
+	set_key(_metadata, self->tls, TLS_RX, &next_rx, self->len);
+	delta[ST_RX_REKEY_OK] = 1;
+	stats_expect(_metadata, before, delta);
+}
+
+/* ==== sock_diag =========================================================== */
+
+/* INET_DIAG_ULP_INFO of a socket keyed both ways. */
+TEST_F(tls, sock_diag_ulp_info)
+{
+	struct ulp_diag d;
+
+	diag_ulp(_metadata, self->fd, &d);
+	EXPECT_STREQ(ulp_name(), d.name);
+	ASSERT_TRUE(d.tls);
+	EXPECT_EQ(variant->version, d.version);
+	EXPECT_EQ(variant->cipher, d.cipher);
+	EXPECT_EQ(TLS_CONF_SW, d.txconf);
+	EXPECT_EQ(TLS_CONF_SW, d.rxconf);
+}
+
+/* Before any key: base configuration and no version; then TX only. */
+TEST_F(api, sock_diag_ulp_info)
+{
+	struct ulp_diag d;
+
+	diag_ulp(_metadata, self->fd, &d);
+	EXPECT_STREQ(ulp_name(), d.name);
+	ASSERT_TRUE(d.tls);
+	EXPECT_EQ(-1, d.version);
+	EXPECT_EQ(-1, d.cipher);
+	EXPECT_EQ(TLS_CONF_BASE, d.txconf);
+	EXPECT_EQ(TLS_CONF_BASE, d.rxconf);
+
+	set_key(_metadata, self->fd, TLS_TX, &self->ci, self->len);
+	diag_ulp(_metadata, self->fd, &d);
+	EXPECT_EQ(variant->version, d.version);
+	EXPECT_EQ(variant->cipher, d.cipher);
+	EXPECT_EQ(TLS_CONF_SW, d.txconf);
+	EXPECT_EQ(TLS_CONF_BASE, d.rxconf);
+
+	/* A plain TCP socket has no ULP information. */
+	diag_ulp(_metadata, self->cfd, &d);
+	EXPECT_STREQ("", d.name);
+	EXPECT_FALSE(d.tls);
 }
 
 /* ---- main: the harness plus name filters -------------------------------- */

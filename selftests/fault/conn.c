@@ -46,9 +46,9 @@ void fill_pattern(unsigned char *buf, size_t len, uint32_t seed)
 	}
 }
 
-static void set_timeouts(int fd)
+void sock_timeouts(int fd, unsigned int seconds)
 {
-	struct timeval tv = { .tv_sec = scaled(3) };
+	struct timeval tv = { .tv_sec = seconds };
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -77,8 +77,8 @@ static int tcp_pair(int *cli, int *srv)
 	if (*srv < 0)
 		goto fail;
 	close(l);
-	set_timeouts(*cli);
-	set_timeouts(*srv);
+	sock_timeouts(*cli, scaled(3));
+	sock_timeouts(*srv, scaled(3));
 	return 0;
 fail:
 	diag("loopback connection: %s", strerror(errno));

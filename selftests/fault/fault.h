@@ -28,10 +28,12 @@ int inject_probe(char *why, size_t len);
  * injected failure; quiet the console.  inject_restore() undoes it. */
 int inject_setup(void);
 void inject_restore(void);
-/* Open the calling thread's fail-nth (and the kernel log); per process. */
-int inject_open(void);
-/* Arm: the @n-th fault point from now on fails.  Disarm: true when that
- * point was reached (a failure was injected). */
+/* Open the calling thread's fail-nth and make-it-fail (and the kernel
+ * log); per process.  @persistent: arming fails every point from the N-th
+ * on, not only the N-th. */
+int inject_open(bool persistent, bool traces);
+/* Arm: the @n-th fault point from now on fails (and, persistent, every
+ * later one).  Disarm: true when point @n was reached. */
 int inject_arm(unsigned int n);
 bool inject_disarm(void);
 /* The kernel log since kmsg_mark(), gathered by kmsg_collect(): printed
@@ -61,6 +63,8 @@ enum conn_stage {
 };
 
 const char *ulp_name(void);
+/* SO_RCVTIMEO and SO_SNDTIMEO: every blocking call is bounded. */
+void sock_timeouts(int fd, unsigned int seconds);
 /* Sets up @c up to @stage with buffers of @size bytes; 0 or -1 (diag'd). */
 int conn_open(struct conn *c, uint16_t version, size_t size,
 	      enum conn_stage stage);
@@ -82,6 +86,7 @@ void fill_pattern(unsigned char *buf, size_t len, uint32_t seed);
 
 /* ---- ops.c ---- */
 struct outcome {
+	bool persist;		/* every point from the armed one on failed */
 	bool injected;		/* the armed point was reached */
 	long ret;		/* the operation's return value */
 	int err;		/* its errno when ret < 0 */
@@ -99,6 +104,9 @@ struct fault_op {
 	enum op_kind kind;
 	bool versioned;		/* run for TLS 1.2 and 1.3 */
 	const size_t *sizes;	/* 0-terminated, or NULL for one run */
+	/* Sizes walked again in the persistent mode (NULL: none; an op
+	 * without sizes uses any non-NULL list for its one run). */
+	const size_t *persist_sizes;
 	enum conn_stage stage;
 	/* errnos the caller may see besides ENOMEM, 0-terminated */
 	const int *errnos;

@@ -4,8 +4,12 @@
  *
  * /proc/thread-self/fail-nth makes the N-th fault point the calling thread
  * passes fail, whatever the probability settings; it counts the points of
- * every enabled capability.  Two capabilities matter here, and both skip
- * allocations that may sleep unless told otherwise:
+ * every enabled capability.  For the persistent mode, the capabilities
+ * also fail every point of a task whose make-it-fail is set (probability
+ * 100, task filter): with fail-nth counting down first, the points before
+ * the N-th pass and every one from the N-th on fails.  Two capabilities
+ * matter here, and both skip allocations that may sleep unless told
+ * otherwise:
  *   failslab         kmalloc/kmem_cache_alloc
  *   fail_page_alloc  the page allocator (min-order 1 by default)
  * Allocations flagged __GFP_HIGHMEM (user pages) stay exempt, so that a
@@ -24,6 +28,7 @@
 
 #define DEBUGFS		"/sys/kernel/debug"
 #define FAIL_NTH	"/proc/thread-self/fail-nth"
+#define MAKE_IT_FAIL	"/proc/thread-self/make-it-fail"
 
 struct knob {
 	const char *path;
@@ -34,9 +39,19 @@ struct knob {
 
 static struct knob knobs[] = {
 	{ .path = DEBUGFS "/failslab/ignore-gfp-wait", .value = "N" },
+	{ .path = DEBUGFS "/failslab/task-filter", .value = "Y" },
+	{ .path = DEBUGFS "/failslab/probability", .value = "100" },
+	{ .path = DEBUGFS "/failslab/interval", .value = "1" },
+	{ .path = DEBUGFS "/failslab/times", .value = "-1" },
+	{ .path = DEBUGFS "/failslab/space", .value = "0" },
 	{ .path = DEBUGFS "/failslab/verbose", .value = "2" },
 	{ .path = DEBUGFS "/failslab/verbose_ratelimit_burst", .value = "1000000" },
 	{ .path = DEBUGFS "/fail_page_alloc/ignore-gfp-wait", .value = "N" },
+	{ .path = DEBUGFS "/fail_page_alloc/task-filter", .value = "Y" },
+	{ .path = DEBUGFS "/fail_page_alloc/probability", .value = "100" },
+	{ .path = DEBUGFS "/fail_page_alloc/interval", .value = "1" },
+	{ .path = DEBUGFS "/fail_page_alloc/times", .value = "-1" },
+	{ .path = DEBUGFS "/fail_page_alloc/space", .value = "0" },
 	{ .path = DEBUGFS "/fail_page_alloc/ignore-gfp-highmem", .value = "Y" },
 	{ .path = DEBUGFS "/fail_page_alloc/min-order", .value = "0" },
 	{ .path = DEBUGFS "/fail_page_alloc/verbose", .value = "2" },
@@ -50,7 +65,9 @@ static struct knob knobs[] = {
 #define NKNOBS (sizeof(knobs) / sizeof(knobs[0]))
 
 static int nth_fd = -1;
+static int miff_fd = -1;
 static int kmsg_fd = -1;
+static bool persist;
 
 static int read_text(const char *path, char *buf, size_t len)
 {
@@ -117,11 +134,27 @@ int inject_setup(void)
 	return 0;
 }
 
-int inject_open(void)
+int inject_open(bool persistent, bool traces)
 {
+	/* One trace per walk point is what names the failing call site; in
+	 * the persistent mode every later allocation fails too, and a trace
+	 * for each would flood the log (unless asked for). */
+	const char *verbose = persistent && !traces ? "1" : "2";
+
+	if (write_text(DEBUGFS "/failslab/verbose", verbose) ||
+	    write_text(DEBUGFS "/fail_page_alloc/verbose", verbose)) {
+		diag("cannot set the fault-injection verbosity: %s", strerror(errno));
+		return -1;
+	}
+	persist = persistent;
 	nth_fd = open(FAIL_NTH, O_RDWR | O_CLOEXEC);
 	if (nth_fd < 0) {
 		diag("cannot open %s: %s", FAIL_NTH, strerror(errno));
+		return -1;
+	}
+	miff_fd = open(MAKE_IT_FAIL, O_RDWR | O_CLOEXEC);
+	if (miff_fd < 0) {
+		diag("cannot open %s: %s", MAKE_IT_FAIL, strerror(errno));
 		return -1;
 	}
 	/* Best effort: without it failures are reported without traces. */
@@ -147,15 +180,23 @@ int inject_arm(unsigned int n)
 
 	if (pwrite(nth_fd, buf, len, 0) != len)
 		return -1;
+	if (persist && pwrite(miff_fd, "1", 1, 0) != 1)
+		return -1;
 	return 0;
 }
 
 bool inject_disarm(void)
 {
 	char buf[16] = "";
-	ssize_t n = pread(nth_fd, buf, sizeof(buf) - 1, 0);
-	unsigned long left = n > 0 ? strtoul(buf, NULL, 10) : 1;
+	unsigned long left;
+	ssize_t n;
 
+	if (persist && pwrite(miff_fd, "0", 1, 0) != 1) {
+		diag("cannot clear %s: %s", MAKE_IT_FAIL, strerror(errno));
+		exit(2);
+	}
+	n = pread(nth_fd, buf, sizeof(buf) - 1, 0);
+	left = n > 0 ? strtoul(buf, NULL, 10) : 1;
 	if (pwrite(nth_fd, "0", 1, 0) != 1) {
 		diag("cannot disarm %s: %s", FAIL_NTH, strerror(errno));
 		exit(2);

@@ -2,13 +2,20 @@
 /*
  * fault_test - walk every fault-injection point of ktls's allocating
  * paths: attach, key install (TX, RX), getsockopt, send, sendfile, splice
- * to and from the socket, recv, close.  Runs as root on the debug kernel
- * (CONFIG_FAULT_INJECTION, FAILSLAB, FAIL_PAGE_ALLOC, debugfs); anywhere
- * else it skips with a message.
+ * to and from the socket, recv, MSG_PEEK across records, close.  Runs as
+ * root on the debug kernel (CONFIG_FAULT_INJECTION, FAILSLAB,
+ * FAIL_PAGE_ALLOC, debugfs); anywhere else it skips with a message.
  *
- * Usage: fault_test [-l] [-t SUBSTRING]... [-n MAX_POINTS]
+ * Usage: fault_test [-l] [-T] [-t SUBSTRING]... [-n MAX_POINTS]
  *   -l  list the cases;  -t  run the cases whose name contains SUBSTRING
  *   -n  give up on a case after this many points (default 3000)
+ *   -T  log a stack trace for every failure of the persistent mode too
+ *
+ * Two modes: point by point (the N-th fault point fails, the others
+ * succeed), then, for a selection of cases suffixed "/persist", every
+ * point from the N-th on fails, which reaches the out-of-memory returns
+ * that one failure alone never does (the allocators fall back).
+ *
  * Environment: KTLS_ULP (default "ktls"; "tls" walks the in-tree module),
  * KTLS_VM_SLOWDOWN (scales the timeouts; set by scripts/vm).
  *
@@ -35,9 +42,10 @@
 
 struct fault_case {
 	const struct fault_op *op;
-	uint16_t version;	/* 0: the op does not depend on it */
+	uint16_t version;
 	size_t size;
-	char name[48];
+	bool persist;		/* fail every point from the N-th on */
+	char name[64];
 };
 
 /* Where a child is, for the parent to report a time-out. */
@@ -48,6 +56,7 @@ struct progress {
 
 static unsigned int slowdown = 1;
 static unsigned int max_points = 3000;
+static bool persist_traces;
 static struct progress *progress;
 
 void diag(const char *fmt, ...)
@@ -170,6 +179,12 @@ static int step(const struct fault_case *fc, unsigned int n, struct tally *t,
 		return -1;
 	}
 
+	/* Persistent failures keep TCP waiting for memory: a blocked call
+	 * gives up after a second (EAGAIN) instead of the checks' limit. */
+	if (fc->persist && c.cli >= 0)
+		sock_timeouts(c.cli, 1);
+	o.persist = fc->persist;
+
 	kmsg_mark();
 	progress->stage = "in the armed call";
 	if (inject_arm(n)) {
@@ -181,12 +196,15 @@ static int step(const struct fault_case *fc, unsigned int n, struct tally *t,
 	o.injected = inject_disarm();
 	progress->stage = "checking";
 	kmsg_collect();
+	if (fc->persist && c.cli >= 0)
+		sock_timeouts(c.cli, scaled(3));
 
 	if (o.ret < 0 && !o.injected) {
 		diag("%s N=%u: failed with %s although no fault was injected",
 		     fc->name, n, strerror(o.err));
 		bad = 1;
-	} else if (o.ret < 0 && !errno_allowed(op, o.err)) {
+	} else if (o.ret < 0 && !errno_allowed(op, o.err) &&
+		   !(fc->persist && o.err == EAGAIN)) {
 		diag("%s N=%u: the injected failure came back as %s, not ENOMEM",
 		     fc->name, n, strerror(o.err));
 		bad = 1;
@@ -212,7 +230,8 @@ static int step(const struct fault_case *fc, unsigned int n, struct tally *t,
 	*done = !o.injected;
 	if (o.injected) {
 		t->points++;
-		note_site(t);
+		if (!fc->persist)
+			note_site(t);
 		if (o.ret < 0)
 			t->refused++;
 		else if (op->kind == OP_TX && (size_t)o.ret < fc->size)
@@ -268,7 +287,7 @@ static int run_child(const struct fault_case *fc)
 		diag("mlockall: %s (page faults may take injected failures)",
 		     strerror(errno));
 	prefault_stack();
-	if (inject_open())
+	if (inject_open(fc->persist, persist_traces))
 		return 2;
 	return walk(fc);
 }
@@ -336,42 +355,67 @@ static bool selected(const char *name, char **filters, int nfilters)
 	return false;
 }
 
+struct case_list {
+	struct fault_case *cases;
+	unsigned int count, max;
+	char **filters;
+	int nfilters;
+};
+
+static void add_case(struct case_list *l, const struct fault_op *op,
+		     unsigned int v, size_t size, bool persist)
+{
+	static const uint16_t versions[] = { TLS_1_2_VERSION, TLS_1_3_VERSION };
+	struct fault_case *fc;
+	int len;
+
+	if (l->count == l->max)
+		return;
+	fc = &l->cases[l->count];
+	fc->op = op;
+	fc->version = versions[v];
+	fc->size = size;
+	fc->persist = persist;
+	len = snprintf(fc->name, sizeof(fc->name), "%s", op->name);
+	if (op->versioned)
+		len += snprintf(fc->name + len, sizeof(fc->name) - len, "/%s",
+				v ? "tls13" : "tls12");
+	if (op->sizes)
+		len += snprintf(fc->name + len, sizeof(fc->name) - len, "/%zu",
+				size);
+	if (persist)
+		snprintf(fc->name + len, sizeof(fc->name) - len, "/persist");
+	if (selected(fc->name, l->filters, l->nfilters))
+		l->count++;
+}
+
+/* Every op x version x size walked point by point, then the persistent
+ * mode's selection. */
 static unsigned int build_cases(struct fault_case *cases, unsigned int max,
 				char **filters, int nfilters)
 {
-	static const uint16_t versions[] = { TLS_1_2_VERSION, TLS_1_3_VERSION };
-	static const size_t one_size[] = { 0, 0 };
-	unsigned int i, v, count = 0;
-	const size_t *s;
+	struct case_list l = { cases, 0, max, filters, nfilters };
+	unsigned int i, v, mode;
 
-	for (i = 0; i < fault_nops; i++) {
-		const struct fault_op *op = &fault_ops[i];
-		unsigned int nv = op->versioned ? 2 : 1;
+	for (mode = 0; mode < 2; mode++) {
+		for (i = 0; i < fault_nops; i++) {
+			const struct fault_op *op = &fault_ops[i];
+			const size_t *sizes = mode ? op->persist_sizes : op->sizes;
+			const size_t *s;
 
-		for (v = 0; v < nv; v++) {
-			const size_t *sizes = op->sizes ? op->sizes : one_size;
-
-			s = sizes;
-			do {
-				struct fault_case *fc = &cases[count];
-				int len;
-
-				fc->op = op;
-				fc->version = op->versioned ? versions[v] : TLS_1_2_VERSION;
-				fc->size = *s;
-				len = snprintf(fc->name, sizeof(fc->name), "%s", op->name);
-				if (op->versioned)
-					len += snprintf(fc->name + len, sizeof(fc->name) - len,
-							"/%s", v ? "tls13" : "tls12");
-				if (op->sizes)
-					snprintf(fc->name + len, sizeof(fc->name) - len,
-						 "/%zu", *s);
-				if (selected(fc->name, filters, nfilters) && count < max)
-					count++;
-			} while (*s && *++s);
+			if (mode && !sizes)
+				continue;
+			for (v = 0; v < (op->versioned ? 2u : 1u); v++) {
+				if (!op->sizes) {
+					add_case(&l, op, v, 0, mode);
+					continue;
+				}
+				for (s = sizes; *s; s++)
+					add_case(&l, op, v, *s, mode);
+			}
 		}
 	}
-	return count;
+	return l.count;
 }
 
 int main(int argc, char **argv)
@@ -383,7 +427,7 @@ int main(int argc, char **argv)
 	const char *env;
 	char why[256];
 
-	while ((opt = getopt(argc, argv, "lt:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "lTt:n:")) != -1) {
 		switch (opt) {
 		case 'l':
 			list = 1;
@@ -395,8 +439,11 @@ int main(int argc, char **argv)
 		case 'n':
 			max_points = strtoul(optarg, NULL, 10);
 			break;
+		case 'T':
+			persist_traces = true;
+			break;
 		default:
-			fprintf(stderr, "usage: %s [-l] [-t SUBSTRING]... [-n MAX_POINTS]\n",
+			fprintf(stderr, "usage: %s [-l] [-T] [-t SUBSTRING]... [-n MAX_POINTS]\n",
 				argv[0]);
 			return 2;
 		}

@@ -454,6 +454,28 @@ static int check_recv(struct conn *c, const struct outcome *o)
 	return check_stream_rx(c, o->ret, o->ret > 0 ? o->ret : 0);
 }
 
+static long run_peek(struct conn *c)
+{
+	return recv(c->cli, c->rx, c->size, MSG_PEEK | MSG_WAITALL);
+}
+
+/* A peek across records (ktls holds the records it decrypts ahead): what
+ * it returned is the start of the stream, and all of the stream then
+ * reads normally. */
+static int check_peek(struct conn *c, const struct outcome *o)
+{
+	if (o->ret > (long)c->size) {
+		diag("peek returned %ld for %zu bytes", o->ret, c->size);
+		return -1;
+	}
+	if (o->ret > 0 && memcmp(c->rx, c->tx, o->ret)) {
+		diag("the %ld peeked bytes are not the start of the stream",
+		     o->ret);
+		return -1;
+	}
+	return check_stream_rx(c, o->ret, 0);
+}
+
 static int prepare_splice_rx(struct conn *c)
 {
 	return make_pipe(c) || prepare_rx(c) ? -1 : 0;
@@ -552,29 +574,42 @@ static int check_close_unread(struct conn *c, const struct outcome *o)
 
 static const size_t close_sizes[] = { 3000, 0 };
 
+/* Persistent-mode sizes: enough to cross records without tripling the
+ * run time; ONE marks an operation without sizes. */
+static const size_t p_small_big[] = { 4096, 65536, 0 };
+static const size_t p_big[] = { 65536, 0 };
+static const size_t ONE[] = { 0 };
+
+#define OP(n, k, v, sz, psz, st, prep, r, chk)				\
+	{ .name = n, .kind = k, .versioned = v, .sizes = sz,		\
+	  .persist_sizes = psz, .stage = st, .errnos = no_errnos,	\
+	  .prepare = prep, .run = r, .check = chk }
+
 const struct fault_op fault_ops[] = {
-	{ "attach", OP_CALL, false, NULL, STAGE_PLAIN, no_errnos,
-	  NULL, run_attach, check_attach },
-	{ "tx_key", OP_CALL, true, NULL, STAGE_ULP, no_errnos,
-	  prepare_tx_key, run_tx_key, check_tx_key },
-	{ "rx_key", OP_CALL, true, rx_key_sizes, STAGE_ULP, no_errnos,
-	  prepare_rx_key, run_rx_key, check_rx_key },
-	{ "getsockopt", OP_CALL, false, NULL, STAGE_KEYED, no_errnos,
-	  NULL, run_getsockopt, check_getsockopt },
-	{ "send", OP_TX, true, stream_sizes, STAGE_KEYED, no_errnos,
-	  NULL, run_send, check_send },
-	{ "sendfile", OP_TX, true, short_sizes, STAGE_KEYED, no_errnos,
-	  prepare_sendfile, run_sendfile, check_sendfile },
-	{ "splice_tx", OP_TX, true, short_sizes, STAGE_KEYED, no_errnos,
-	  prepare_splice_tx, run_splice_tx, check_splice_tx },
-	{ "recv", OP_RX, true, stream_sizes, STAGE_KEYED, no_errnos,
-	  prepare_rx, run_recv, check_recv },
-	{ "splice_rx", OP_RX, true, short_sizes, STAGE_KEYED, no_errnos,
-	  prepare_splice_rx, run_splice_rx, check_splice_rx },
-	{ "close_pending", OP_CLOSE, true, close_sizes, STAGE_KEYED, no_errnos,
-	  prepare_close_pending, run_close, check_close_pending },
-	{ "close_unread", OP_CLOSE, true, close_sizes, STAGE_KEYED, no_errnos,
-	  prepare_close_unread, run_close, check_close_unread },
+	OP("attach", OP_CALL, false, NULL, ONE, STAGE_PLAIN,
+	   NULL, run_attach, check_attach),
+	OP("tx_key", OP_CALL, true, NULL, ONE, STAGE_ULP,
+	   prepare_tx_key, run_tx_key, check_tx_key),
+	OP("rx_key", OP_CALL, true, rx_key_sizes, rx_key_sizes, STAGE_ULP,
+	   prepare_rx_key, run_rx_key, check_rx_key),
+	OP("getsockopt", OP_CALL, false, NULL, ONE, STAGE_KEYED,
+	   NULL, run_getsockopt, check_getsockopt),
+	OP("send", OP_TX, true, stream_sizes, p_small_big, STAGE_KEYED,
+	   NULL, run_send, check_send),
+	OP("sendfile", OP_TX, true, short_sizes, p_big, STAGE_KEYED,
+	   prepare_sendfile, run_sendfile, check_sendfile),
+	OP("splice_tx", OP_TX, true, short_sizes, p_big, STAGE_KEYED,
+	   prepare_splice_tx, run_splice_tx, check_splice_tx),
+	OP("recv", OP_RX, true, stream_sizes, p_big, STAGE_KEYED,
+	   prepare_rx, run_recv, check_recv),
+	OP("splice_rx", OP_RX, true, short_sizes, NULL, STAGE_KEYED,
+	   prepare_splice_rx, run_splice_rx, check_splice_rx),
+	OP("peek", OP_RX, true, short_sizes, p_big, STAGE_KEYED,
+	   prepare_rx, run_peek, check_peek),
+	OP("close_pending", OP_CLOSE, true, close_sizes, close_sizes, STAGE_KEYED,
+	   prepare_close_pending, run_close, check_close_pending),
+	OP("close_unread", OP_CLOSE, true, close_sizes, NULL, STAGE_KEYED,
+	   prepare_close_unread, run_close, check_close_unread),
 };
 
 const unsigned int fault_nops = sizeof(fault_ops) / sizeof(fault_ops[0]);

@@ -1,0 +1,386 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ktlsd - one TLS handshake with GnuTLS on the requester's socket, then
+ * the keys into ktls.
+ *
+ * The socket may be non-blocking (the application's O_NONBLOCK is shared
+ * with our descriptor), so GnuTLS reads and writes through our own
+ * transport functions, which wait with poll() until the request's
+ * deadline.  GnuTLS reads a record's header, then exactly the rest of the
+ * record, so nothing past the last handshake record is taken from the
+ * socket; application data that arrived inside the handshake's last read
+ * (gnutls_record_check_pending) cannot be given to ktls, and the handshake
+ * is refused with EPROTO rather than losing it.
+ *
+ * Keys leave GnuTLS through gnutls_record_get_state() into a
+ * struct tls12_crypto_info_* on our stack, which is wiped once it has
+ * been given to setsockopt().
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <sys/socket.h>
+
+#include <linux/tls.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "ktlsd.h"
+#include "ktls_netlink.h"
+
+#ifndef SOL_TLS
+#define SOL_TLS 282
+#endif
+
+struct transport {
+	int fd;
+	struct timespec deadline;
+	bool timed_out;
+};
+
+static int ms_left(const struct timespec *deadline)
+{
+	struct timespec now;
+	long long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (deadline->tv_sec - now.tv_sec) * 1000LL +
+	     (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms > 1000000 ? 1000000 : (int)ms;
+}
+
+static int wait_fd(struct transport *t, short events, int max_ms)
+{
+	struct pollfd pfd = { .fd = t->fd, .events = events };
+	int left = ms_left(&t->deadline), ret;
+
+	if (max_ms >= 0 && max_ms < left)
+		left = max_ms;
+	do {
+		ret = poll(&pfd, 1, left);
+	} while (ret < 0 && errno == EINTR);
+	if (ret == 0 && max_ms < 0) {
+		t->timed_out = true;
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	return ret;
+}
+
+static ssize_t t_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
+{
+	struct transport *t = p;
+	ssize_t n;
+
+	for (;;) {
+		n = recv(t->fd, buf, len, MSG_DONTWAIT);
+		if (n >= 0 || (errno != EAGAIN && errno != EINTR))
+			return n;
+		if (wait_fd(t, POLLIN, -1) < 0)
+			return -1;
+	}
+}
+
+static ssize_t t_push(gnutls_transport_ptr_t p, const void *buf, size_t len)
+{
+	struct transport *t = p;
+	ssize_t n;
+
+	for (;;) {
+		n = send(t->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n >= 0 || (errno != EAGAIN && errno != EINTR))
+			return n;
+		if (wait_fd(t, POLLOUT, -1) < 0)
+			return -1;
+	}
+}
+
+static int t_pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
+{
+	return wait_fd(p, POLLIN, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 :
+			       (int)ms);
+}
+
+static int set_alpn(gnutls_session_t s, const char *list, bool server)
+{
+	gnutls_datum_t protos[16];
+	char buf[256], *tok, *save;
+	unsigned int n = 0;
+
+	if (!list || !*list)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok && n < 16;
+	     tok = strtok_r(NULL, ",", &save)) {
+		protos[n].data = (unsigned char *)tok;
+		protos[n].size = strlen(tok);
+		n++;
+	}
+	/* GnuTLS copies the protocols. */
+	return gnutls_alpn_set_protocols(s, protos, n, server ?
+					 GNUTLS_ALPN_SERVER_PRECEDENCE : 0);
+}
+
+static int ktls_cipher_of(gnutls_cipher_algorithm_t c)
+{
+	switch (c) {
+	case GNUTLS_CIPHER_AES_128_GCM:
+		return TLS_CIPHER_AES_GCM_128;
+	case GNUTLS_CIPHER_AES_256_GCM:
+		return TLS_CIPHER_AES_GCM_256;
+	case GNUTLS_CIPHER_AES_128_CCM:
+		return TLS_CIPHER_AES_CCM_128;
+	case GNUTLS_CIPHER_CHACHA20_POLY1305:
+		return TLS_CIPHER_CHACHA20_POLY1305;
+	default:
+		return -1;
+	}
+}
+
+union crypto_info {
+	struct tls_crypto_info info;
+	struct tls12_crypto_info_aes_gcm_128 gcm128;
+	struct tls12_crypto_info_aes_gcm_256 gcm256;
+	struct tls12_crypto_info_aes_ccm_128 ccm128;
+	struct tls12_crypto_info_chacha20_poly1305 chacha;
+};
+
+/*
+ * Fill @ci with one direction's state.  GnuTLS gives the key, the IV
+ * (TLS 1.3 and ChaCha20: the 12-byte static IV; TLS 1.2 GCM/CCM: the
+ * 4-byte implicit salt, the explicit part being the sequence number) and
+ * the sequence number.  Returns the struct's size, or -1.
+ */
+static int fill_info(gnutls_session_t s, bool read, uint16_t version,
+		     int cipher, union crypto_info *ci)
+{
+	gnutls_datum_t mac, iv, key;
+	unsigned char seq[8];
+	unsigned char *k, *salt, *civ, *rs;
+	size_t ksz, ssz, ivsz;
+	int size;
+
+	if (gnutls_record_get_state(s, read, &mac, &iv, &key, seq) < 0)
+		return -1;
+	memset(ci, 0, sizeof(*ci));
+	ci->info.version = version;
+	ci->info.cipher_type = cipher;
+	switch (cipher) {
+	case TLS_CIPHER_AES_GCM_128:
+		k = ci->gcm128.key; salt = ci->gcm128.salt;
+		civ = ci->gcm128.iv; rs = ci->gcm128.rec_seq;
+		ksz = sizeof(ci->gcm128.key); size = sizeof(ci->gcm128);
+		break;
+	case TLS_CIPHER_AES_GCM_256:
+		k = ci->gcm256.key; salt = ci->gcm256.salt;
+		civ = ci->gcm256.iv; rs = ci->gcm256.rec_seq;
+		ksz = sizeof(ci->gcm256.key); size = sizeof(ci->gcm256);
+		break;
+	case TLS_CIPHER_AES_CCM_128:
+		k = ci->ccm128.key; salt = ci->ccm128.salt;
+		civ = ci->ccm128.iv; rs = ci->ccm128.rec_seq;
+		ksz = sizeof(ci->ccm128.key); size = sizeof(ci->ccm128);
+		break;
+	case TLS_CIPHER_CHACHA20_POLY1305:
+		if (key.size != sizeof(ci->chacha.key) ||
+		    iv.size != sizeof(ci->chacha.iv))
+			return -1;
+		memcpy(ci->chacha.key, key.data, key.size);
+		memcpy(ci->chacha.iv, iv.data, iv.size);
+		memcpy(ci->chacha.rec_seq, seq, sizeof(seq));
+		explicit_bzero(seq, sizeof(seq));
+		return sizeof(ci->chacha);
+	default:
+		return -1;
+	}
+	ssz = 4;		/* TLS_CIPHER_AES_*_SALT_SIZE */
+	ivsz = 8;		/* TLS_CIPHER_AES_*_IV_SIZE */
+	if (key.size != ksz)
+		return -1;
+	memcpy(k, key.data, ksz);
+	if (iv.size == ssz + ivsz) {		/* TLS 1.3 */
+		memcpy(salt, iv.data, ssz);
+		memcpy(civ, iv.data + ssz, ivsz);
+	} else if (iv.size == ssz) {		/* TLS 1.2 */
+		memcpy(salt, iv.data, ssz);
+		memcpy(civ, seq, ivsz);
+	} else {
+		return -1;
+	}
+	memcpy(rs, seq, sizeof(seq));
+	explicit_bzero(seq, sizeof(seq));
+	return size;
+}
+
+static int install_keys(gnutls_session_t s, int fd, uint16_t version,
+			int cipher)
+{
+	union crypto_info ci;
+	int size, err = 0;
+
+	size = fill_info(s, false, version, cipher, &ci);
+	if (size < 0) {
+		err = EPROTO;
+		goto out;
+	}
+	if (setsockopt(fd, SOL_TLS, TLS_TX, &ci, size)) {
+		err = errno;
+		goto out;
+	}
+	size = fill_info(s, true, version, cipher, &ci);
+	if (size < 0) {
+		err = EPROTO;
+		goto out;
+	}
+	if (setsockopt(fd, SOL_TLS, TLS_RX, &ci, size))
+		err = errno;
+out:
+	explicit_bzero(&ci, sizeof(ci));
+	return err;
+}
+
+static void peer_identity(gnutls_session_t s, char *out, size_t size)
+{
+	const gnutls_datum_t *certs;
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t dn = { NULL, 0 };
+	unsigned int n = 0;
+
+	out[0] = '\0';
+	certs = gnutls_certificate_get_peers(s, &n);
+	if (!certs || !n || gnutls_x509_crt_init(&crt) < 0)
+		return;
+	if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) >= 0 &&
+	    gnutls_x509_crt_get_dn3(crt, &dn, 0) >= 0) {
+		snprintf(out, size, "%.*s", (int)dn.size, dn.data);
+		gnutls_free(dn.data);
+	}
+	gnutls_x509_crt_deinit(crt);
+}
+
+int tls_handshake(const struct config *cfg, const struct request *req,
+		  struct result *res)
+{
+	const struct profile *pr = config_profile(cfg, req->profile);
+	bool client = req->role == KTLS_ROLE_CLIENT;
+	struct transport t = { .fd = req->fd };
+	gnutls_session_t s;
+	gnutls_datum_t alpn;
+	int ret, cipher, alert;
+
+	memset(res, 0, sizeof(*res));
+	if (!pr) {
+		log_err("request %u: no profile '%s' in the configuration",
+			req->id, req->profile[0] ? req->profile : "default");
+		res->status = ENOENT;
+		return res->status;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t.deadline);
+	t.deadline.tv_sec += req->timeout_ms / 1000;
+	t.deadline.tv_nsec += (req->timeout_ms % 1000) * 1000000L;
+	if (t.deadline.tv_nsec >= 1000000000L) {
+		t.deadline.tv_sec++;
+		t.deadline.tv_nsec -= 1000000000L;
+	}
+
+	/* Session resumption comes later: no tickets asked or given, so
+	 * no NewSessionTicket follows the handshake either. */
+	ret = gnutls_init(&s, (client ? GNUTLS_CLIENT : GNUTLS_SERVER) |
+			  GNUTLS_NO_SIGNAL | GNUTLS_NO_TICKETS);
+	if (ret < 0)
+		goto gnutls_fail;
+	ret = gnutls_priority_set_direct(s, pr->priority, NULL);
+	if (ret < 0)
+		goto gnutls_fail_deinit;
+	ret = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, pr->cred);
+	if (ret < 0)
+		goto gnutls_fail_deinit;
+	if (client) {
+		if (req->server_name[0]) {
+			ret = gnutls_server_name_set(s, GNUTLS_NAME_DNS,
+						     req->server_name,
+						     strlen(req->server_name));
+			if (ret < 0)
+				goto gnutls_fail_deinit;
+		}
+		if (pr->verify)
+			gnutls_session_set_verify_cert(s,
+				req->server_name[0] ? req->server_name : NULL,
+				0);
+	} else if (pr->client_auth != CLIENT_AUTH_NONE) {
+		gnutls_certificate_server_set_request(s,
+			pr->client_auth == CLIENT_AUTH_REQUIRED ?
+			GNUTLS_CERT_REQUIRE : GNUTLS_CERT_REQUEST);
+		gnutls_session_set_verify_cert(s, NULL, 0);
+	}
+	ret = set_alpn(s, req->alpn[0] ? req->alpn : pr->alpn, !client);
+	if (ret < 0)
+		goto gnutls_fail_deinit;
+
+	gnutls_transport_set_ptr(s, &t);
+	gnutls_transport_set_pull_function(s, t_pull);
+	gnutls_transport_set_push_function(s, t_push);
+	gnutls_transport_set_pull_timeout_function(s, t_pull_timeout);
+
+	do {
+		ret = gnutls_handshake(s);
+	} while (ret < 0 && !gnutls_error_is_fatal(ret));
+	if (ret < 0) {
+		res->status = t.timed_out ? ETIMEDOUT :
+			      errors_from_gnutls(s, ret, &alert);
+		log_err("request %u (%s, profile %s%s%s): %s: %s (%s)",
+			req->id, client ? "client" : "server", pr->name,
+			req->server_name[0] ? ", server " : "",
+			req->server_name, errors_hint(res->status),
+			strerror(res->status),
+			t.timed_out ? "no answer in time" : gnutls_strerror(ret));
+		goto out;
+	}
+
+	res->version = gnutls_protocol_get_version(s) == GNUTLS_TLS1_3 ?
+		       TLS_1_3_VERSION : TLS_1_2_VERSION;
+	cipher = ktls_cipher_of(gnutls_cipher_get(s));
+	if (cipher < 0) {
+		log_err("request %u: negotiated cipher %s is not one ktls has",
+			req->id, gnutls_cipher_get_name(gnutls_cipher_get(s)));
+		res->status = EOPNOTSUPP;
+		goto out;
+	}
+	res->cipher = cipher;
+	if (gnutls_record_check_pending(s)) {
+		log_err("request %u: %zu bytes of application data came with the handshake; ktls cannot take them, refusing",
+			req->id, gnutls_record_check_pending(s));
+		res->status = EPROTO;
+		goto out;
+	}
+	res->status = install_keys(s, req->fd, res->version, cipher);
+	if (res->status) {
+		log_err("request %u: installing the keys in ktls failed: %s",
+			req->id, strerror(res->status));
+		goto out;
+	}
+	res->resumed = gnutls_session_is_resumed(s);
+	if (gnutls_alpn_get_selected_protocol(s, &alpn) == 0)
+		snprintf(res->alpn, sizeof(res->alpn), "%.*s",
+			 (int)alpn.size, alpn.data);
+	peer_identity(s, res->peer, sizeof(res->peer));
+	log_info("request %u: %s %s, %s, peer '%s'%s%s", req->id,
+		 client ? "client" : "server",
+		 res->version == TLS_1_3_VERSION ? "TLS 1.3" : "TLS 1.2",
+		 gnutls_cipher_get_name(gnutls_cipher_get(s)), res->peer,
+		 res->alpn[0] ? ", alpn " : "", res->alpn);
+out:
+	/* GnuTLS wipes its key schedule when the session is freed. */
+	gnutls_deinit(s);
+	return res->status;
+
+gnutls_fail_deinit:
+	gnutls_deinit(s);
+gnutls_fail:
+	log_err("request %u: GnuTLS set-up failed: %s", req->id,
+		gnutls_strerror(ret));
+	res->status = EPROTO;
+	return res->status;
+}

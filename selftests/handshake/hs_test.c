@@ -1,0 +1,945 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hs_test - one handshake-upcall test per invocation: hs_test NAME [ARGS].
+ * Exit status 0 means pass; every failed check prints why on stderr.
+ * Run as root in the VM, with ktls.ko loaded; see selftests/handshake/run.
+ *
+ * Without ktlsd (this program plays the agent over netlink itself):
+ *   noagent     no agent listening: ECONNREFUSED at once
+ *   timeout     an agent listens but never accepts: ETIMEDOUT on time
+ *   cap         handshake_max_pending=2: the third request gets EAGAIN
+ *   gate        while pending, others get EBUSY and poll shows nothing;
+ *               ACCEPT hands over the same socket, the agent's I/O passes,
+ *               DONE with an error wakes the poller with that error
+ *   eperm       an unprivileged process cannot listen, ACCEPT or DONE
+ *   malformed   attributes ACCEPT does not take, DONE without id/status
+ *               or out of range, unknown or finished ids, DONE before
+ *               ACCEPT, success without keys (the request gets EPROTO)
+ *   close       closing the socket cancels a pending request
+ *   agentdeath  the agent exits before DONE: ECONNABORTED, reset; a new
+ *               agent then serves a new request
+ * With ktlsd running:
+ *   client PORT NAME VERSION CIPHER   handshake through ktlsd against a
+ *               TLS echo server on 127.0.0.1:PORT, then data both ways
+ *   server CAFILE VERSION CIPHER      ktls server through ktlsd; a GnuTLS
+ *               client in a child process checks data both ways
+ *   nonblock PORT NAME                O_NONBLOCK client: EINPROGRESS, poll,
+ *               then the result through KTLS_HANDSHAKE_STATUS
+ *   expect PORT NAME ERRNO            the handshake fails with ERRNO
+ *   many PORT NAME N                  N handshakes at once
+ * VERSION is 1.2 or 1.3; CIPHER is the TLS_CIPHER_* number, 0 = any.
+ * client and expect use the ktlsd profile named by $HS_PROFILE, if set.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <linux/tls.h>
+
+#include <gnutls/gnutls.h>
+#include <netlink/netlink.h>
+#include <netlink/genl/genl.h>
+#include <netlink/genl/ctrl.h>
+
+#include "ktls_netlink.h"
+#include "../../helper/lib/ktls.h"
+
+#ifndef SOL_TLS
+#define SOL_TLS 282
+#endif
+
+static int failures;
+
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "  FAIL: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	failures++;
+}
+
+#define CHECK(cond, ...) do { if (!(cond)) fail(__VA_ARGS__); } while (0)
+#define REQUIRE(cond, ...) do {						\
+	if (!(cond)) {							\
+		fail(__VA_ARGS__);					\
+		exit(1);						\
+	}								\
+} while (0)
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- sockets ---- */
+
+static int listen_any(int *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	REQUIRE(fd >= 0, "socket: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	REQUIRE(!bind(fd, (void *)&a, sizeof(a)) && !listen(fd, 512) &&
+		!getsockname(fd, (void *)&a, &len), "listen: %s",
+		strerror(errno));
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static int connect_to(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	REQUIRE(fd >= 0 && !connect(fd, (void *)&a, sizeof(a)),
+		"connect to %d: %s", port, strerror(errno));
+	return fd;
+}
+
+/* A connected pair; [0] gets the ULP. */
+static void tcp_pair(int fds[2])
+{
+	int port, l = listen_any(&port);
+
+	fds[0] = connect_to(port);
+	fds[1] = accept(l, NULL, NULL);
+	REQUIRE(fds[1] >= 0, "accept: %s", strerror(errno));
+	close(l);
+	REQUIRE(!setsockopt(fds[0], IPPROTO_TCP, TCP_ULP, "ktls", 4),
+		"TCP_ULP ktls: %s", strerror(errno));
+}
+
+static int request(int fd, unsigned int role, unsigned int timeout_ms,
+		   bool nonblock)
+{
+	struct ktls_handshake_req r;
+
+	memset(&r, 0, sizeof(r));
+	r.role = role;
+	r.timeout_ms = timeout_ms;
+	strcpy(r.server_name, "test.example");
+	strcpy(r.alpn, "h2,http/1.1");
+	if (nonblock)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	return setsockopt(fd, SOL_TLS, KTLS_HANDSHAKE, &r, sizeof(r)) ?
+	       errno : 0;
+}
+
+static int status_of(int fd, struct ktls_handshake_status *st)
+{
+	socklen_t len = sizeof(*st);
+
+	return getsockopt(fd, SOL_TLS, KTLS_HANDSHAKE_STATUS, st, &len) ?
+	       errno : 0;
+}
+
+/* ---- a minimal agent over netlink ---- */
+
+struct agent {
+	struct nl_sock *sk;
+	int family;
+	/* last transaction */
+	bool acked;
+	int error;
+	uint32_t id;
+	int fd;
+	uint8_t role;
+	char server_name[256], alpn[256];
+	uint32_t ready_id;		/* last READY seen */
+};
+
+static int a_valid(struct nl_msg *msg, void *arg)
+{
+	struct agent *a = arg;
+	struct nlattr *at[KTLS_A_MAX + 1];
+	struct genlmsghdr *g = genlmsg_hdr(nlmsg_hdr(msg));
+
+	if (genlmsg_parse(nlmsg_hdr(msg), 0, at, KTLS_A_MAX, NULL) < 0)
+		return NL_SKIP;
+	if (g->cmd == KTLS_CMD_READY && at[KTLS_A_ID])
+		a->ready_id = nla_get_u32(at[KTLS_A_ID]);
+	if (g->cmd != KTLS_CMD_ACCEPT)
+		return NL_OK;
+	a->id = at[KTLS_A_ID] ? nla_get_u32(at[KTLS_A_ID]) : 0;
+	a->fd = at[KTLS_A_FD] ? (int)nla_get_u32(at[KTLS_A_FD]) : -1;
+	a->role = at[KTLS_A_ROLE] ? nla_get_u8(at[KTLS_A_ROLE]) : 0;
+	a->server_name[0] = a->alpn[0] = '\0';
+	if (at[KTLS_A_SERVER_NAME])
+		nla_strlcpy(a->server_name, at[KTLS_A_SERVER_NAME], 256);
+	if (at[KTLS_A_ALPN])
+		nla_strlcpy(a->alpn, at[KTLS_A_ALPN], 256);
+	return NL_OK;
+}
+
+static int a_ack(struct nl_msg *msg, void *arg)
+{
+	(void)msg;
+	((struct agent *)arg)->acked = true;
+	return NL_STOP;
+}
+
+static int a_err(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
+{
+	struct agent *a = arg;
+
+	(void)nla;
+	a->error = -e->error;
+	a->acked = true;
+	return NL_STOP;
+}
+
+/* Returns 0 or the errno of joining the group. */
+static int agent_open(struct agent *a, bool listen)
+{
+	int grp;
+
+	memset(a, 0, sizeof(*a));
+	a->fd = -1;
+	a->sk = nl_socket_alloc();
+	REQUIRE(a->sk && genl_connect(a->sk) >= 0, "genl_connect");
+	a->family = genl_ctrl_resolve(a->sk, KTLS_GENL_NAME);
+	REQUIRE(a->family >= 0, "family %s not found", KTLS_GENL_NAME);
+	nl_socket_disable_seq_check(a->sk);
+	nl_socket_modify_cb(a->sk, NL_CB_VALID, NL_CB_CUSTOM, a_valid, a);
+	nl_socket_modify_cb(a->sk, NL_CB_ACK, NL_CB_CUSTOM, a_ack, a);
+	nl_socket_modify_err_cb(a->sk, NL_CB_CUSTOM, a_err, a);
+	if (!listen)
+		return 0;
+	grp = genl_ctrl_resolve_grp(a->sk, KTLS_GENL_NAME, KTLS_GENL_MCGRP);
+	REQUIRE(grp >= 0, "group %s not found", KTLS_GENL_MCGRP);
+	return nl_socket_add_membership(a->sk, grp) ? EPERM : 0;
+}
+
+static struct nl_msg *agent_msg(struct agent *a, uint8_t cmd)
+{
+	struct nl_msg *m = nlmsg_alloc();
+
+	REQUIRE(m && genlmsg_put(m, NL_AUTO_PORT, NL_AUTO_SEQ, a->family, 0,
+				 0, cmd, KTLS_GENL_VERSION), "nlmsg");
+	return m;
+}
+
+/* Send @m and wait for the ACK or error: returns 0 or a positive errno. */
+static int agent_send(struct agent *a, struct nl_msg *m)
+{
+	int ret;
+
+	a->acked = false;
+	a->error = 0;
+	ret = nl_send_auto(a->sk, m);
+	nlmsg_free(m);
+	REQUIRE(ret >= 0, "nl_send: %s", nl_geterror(ret));
+	while (!a->acked) {
+		ret = nl_recvmsgs_default(a->sk);
+		REQUIRE(ret >= 0 || a->acked, "nl_recv: %s", nl_geterror(ret));
+	}
+	return a->error;
+}
+
+static int agent_accept(struct agent *a)
+{
+	a->fd = -1;
+	return agent_send(a, agent_msg(a, KTLS_CMD_ACCEPT));
+}
+
+static int agent_done(struct agent *a, uint32_t id, uint32_t status)
+{
+	struct nl_msg *m = agent_msg(a, KTLS_CMD_DONE);
+
+	nla_put_u32(m, KTLS_A_ID, id);
+	nla_put_u32(m, KTLS_A_STATUS, status);
+	if (!status) {
+		nla_put_u16(m, KTLS_A_VERSION, TLS_1_3_VERSION);
+		nla_put_u16(m, KTLS_A_CIPHER, TLS_CIPHER_AES_GCM_128);
+	}
+	return agent_send(a, m);
+}
+
+/* Read pending READY notifications without blocking. */
+static void agent_poll_ready(struct agent *a)
+{
+	struct pollfd p = { .fd = nl_socket_get_fd(a->sk), .events = POLLIN };
+
+	while (poll(&p, 1, 200) > 0)
+		nl_recvmsgs_default(a->sk);
+}
+
+static void agent_close(struct agent *a)
+{
+	nl_socket_free(a->sk);
+	a->sk = NULL;
+}
+
+/* ---- tests without ktlsd ---- */
+
+static void t_noagent(void)
+{
+	int fds[2], err;
+	struct ktls_handshake_status st;
+	double t0 = now_s();
+
+	tcp_pair(fds);
+	err = request(fds[0], KTLS_ROLE_CLIENT, 5000, false);
+	CHECK(err == ECONNREFUSED, "no agent: got %s, want ECONNREFUSED",
+	      strerror(err));
+	CHECK(now_s() - t0 < 1.0, "no agent: took %.2f s", now_s() - t0);
+	CHECK(!status_of(fds[0], &st) && st.state == KTLS_HS_STATE_NONE,
+	      "no agent: state %u", st.state);
+	/* The socket still works as plain TCP. */
+	CHECK(write(fds[0], "x", 1) == 1, "write after refusal: %s",
+	      strerror(errno));
+}
+
+static void t_timeout(void)
+{
+	struct ktls_handshake_status st;
+	struct agent a;
+	int fds[2], err;
+	double t0, dt;
+
+	REQUIRE(!agent_open(&a, true), "join group");
+	tcp_pair(fds);
+	t0 = now_s();
+	err = request(fds[0], KTLS_ROLE_CLIENT, 300, false);
+	dt = now_s() - t0;
+	CHECK(err == ETIMEDOUT, "got %s, want ETIMEDOUT", strerror(err));
+	CHECK(dt >= 0.29 && dt < 3.0, "took %.2f s for a 300 ms timeout", dt);
+	CHECK(!status_of(fds[0], &st) && st.state == KTLS_HS_STATE_DONE &&
+	      st.error == ETIMEDOUT, "status %u/%d", st.state, st.error);
+	CHECK(agent_accept(&a) == ENOENT, "timed-out request still accepted");
+	/* A second request on the same socket is allowed after a failure. */
+	err = request(fds[0], KTLS_ROLE_CLIENT, 200, false);
+	CHECK(err == ETIMEDOUT, "second request: %s", strerror(err));
+	close(fds[0]);
+	close(fds[1]);
+	agent_close(&a);
+}
+
+static void set_max_pending(const char *v)
+{
+	int fd = open("/sys/module/ktls/parameters/handshake_max_pending",
+		      O_WRONLY);
+
+	REQUIRE(fd >= 0 && write(fd, v, strlen(v)) == (ssize_t)strlen(v),
+		"handshake_max_pending: %s", strerror(errno));
+	close(fd);
+}
+
+static void t_cap(void)
+{
+	int p[3][2], i, err;
+	struct agent a;
+
+	REQUIRE(!agent_open(&a, true), "join group");
+	set_max_pending("2");
+	for (i = 0; i < 3; i++)
+		tcp_pair(p[i]);
+	for (i = 0; i < 2; i++) {
+		err = request(p[i][0], KTLS_ROLE_CLIENT, 5000, true);
+		CHECK(err == EINPROGRESS, "request %d: %s", i, strerror(err));
+	}
+	err = request(p[2][0], KTLS_ROLE_CLIENT, 5000, true);
+	CHECK(err == EAGAIN, "third request: %s, want EAGAIN", strerror(err));
+	/* Accepting one frees a slot. */
+	CHECK(!agent_accept(&a), "accept: %s", strerror(a.error));
+	err = request(p[2][0], KTLS_ROLE_CLIENT, 5000, true);
+	CHECK(err == EINPROGRESS, "after accept: %s", strerror(err));
+	set_max_pending("1024");
+	if (a.fd >= 0)
+		close(a.fd);
+	for (i = 0; i < 3; i++) {
+		close(p[i][0]);
+		close(p[i][1]);
+	}
+	agent_close(&a);	/* the accepted one fails: agent gone */
+}
+
+static void t_gate(void)
+{
+	struct ktls_handshake_status st;
+	struct sockaddr_in s1, s2;
+	socklen_t l1 = sizeof(s1), l2 = sizeof(s2);
+	struct pollfd pfd;
+	struct agent a;
+	char buf[16];
+	int fds[2], err, n, wst;
+	pid_t pid;
+
+	REQUIRE(!agent_open(&a, true), "join group");
+	tcp_pair(fds);
+	err = request(fds[0], KTLS_ROLE_CLIENT, 10000, true);
+	REQUIRE(err == EINPROGRESS, "request: %s", strerror(err));
+	CHECK(!status_of(fds[0], &st) && st.state == KTLS_HS_STATE_PENDING,
+	      "state %u, want PENDING", st.state);
+	CHECK(err == EINPROGRESS, "nonblocking request: %s", strerror(err));
+	CHECK(request(fds[0], KTLS_ROLE_CLIENT, 0, true) == EALREADY,
+	      "second request while pending not EALREADY");
+	CHECK(send(fds[0], "x", 1, 0) < 0 && errno == EBUSY,
+	      "send during handshake: %s", strerror(errno));
+	CHECK(write(fds[1], "abc", 3) == 3, "peer write");
+	usleep(100000);
+	CHECK(recv(fds[0], buf, sizeof(buf), 0) < 0 && errno == EBUSY,
+	      "recv during handshake: %s", strerror(errno));
+	pfd = (struct pollfd){ .fd = fds[0], .events = POLLIN | POLLOUT };
+	CHECK(poll(&pfd, 1, 200) == 0, "poll during handshake: revents %#x",
+	      pfd.revents);
+	CHECK(setsockopt(fds[0], SOL_TLS, TLS_TX, buf, 4) < 0 &&
+	      errno == EBUSY, "TLS_TX during handshake: %s",
+	      strerror(errno));
+
+	agent_poll_ready(&a);
+	CHECK(a.ready_id != 0, "no READY notification seen");
+	REQUIRE(!agent_accept(&a), "accept: %s", strerror(a.error));
+	CHECK(a.id == a.ready_id, "accepted id %u, READY said %u", a.id,
+	      a.ready_id);
+	CHECK(a.role == KTLS_ROLE_CLIENT, "role %u", a.role);
+	CHECK(!strcmp(a.server_name, "test.example") &&
+	      !strcmp(a.alpn, "h2,http/1.1"), "parameters '%s' '%s'",
+	      a.server_name, a.alpn);
+	REQUIRE(a.fd >= 0, "no fd");
+	CHECK(!getsockname(a.fd, (void *)&s1, &l1) &&
+	      !getsockname(fds[0], (void *)&s2, &l2) &&
+	      s1.sin_port == s2.sin_port, "agent's fd is another socket");
+	CHECK(fcntl(a.fd, F_GETFD) & FD_CLOEXEC, "agent's fd lacks CLOEXEC");
+	CHECK(!status_of(fds[0], &st) && st.state == KTLS_HS_STATE_RUNNING,
+	      "state %u, want RUNNING", st.state);
+	/* The agent reads and writes the stream. */
+	n = recv(a.fd, buf, sizeof(buf), 0);
+	CHECK(n == 3 && !memcmp(buf, "abc", 3), "agent recv: %d %s", n,
+	      n < 0 ? strerror(errno) : "");
+	CHECK(send(a.fd, "hello", 5, 0) == 5, "agent send: %s",
+	      strerror(errno));
+	n = recv(fds[1], buf, sizeof(buf), 0);
+	CHECK(n == 5 && !memcmp(buf, "hello", 5), "peer got %d", n);
+	/* Any other process still may not (this one is now the agent). */
+	pid = fork();
+	if (pid == 0)
+		_exit(send(fds[0], "x", 1, 0) < 0 && errno == EBUSY ? 0 : 1);
+	CHECK(waitpid(pid, &wst, 0) == pid && WIFEXITED(wst) &&
+	      !WEXITSTATUS(wst), "another process could send while running");
+
+	CHECK(!agent_done(&a, a.id, EKEYEXPIRED), "DONE: %s",
+	      strerror(a.error));
+	pfd = (struct pollfd){ .fd = fds[0], .events = POLLOUT };
+	CHECK(poll(&pfd, 1, 2000) == 1 && (pfd.revents & POLLOUT),
+	      "poll after DONE: %#x", pfd.revents);
+	CHECK(!status_of(fds[0], &st) && st.state == KTLS_HS_STATE_DONE &&
+	      st.error == EKEYEXPIRED, "status %u/%d", st.state, st.error);
+	CHECK(ktls_handshake_result(fds[0], NULL) < 0 && errno == EKEYEXPIRED,
+	      "ktls_handshake_result: %s", strerror(errno));
+	CHECK(agent_done(&a, a.id, 0) == ENOENT, "second DONE accepted");
+	/* The gate is gone: plain TCP again. */
+	CHECK(send(fds[0], "y", 1, 0) == 1, "send after DONE: %s",
+	      strerror(errno));
+	close(a.fd);
+	close(fds[0]);
+	close(fds[1]);
+	agent_close(&a);
+}
+
+static void t_eperm(void)
+{
+	struct agent a, owner;
+	int fds[2], st;
+	pid_t pid;
+
+	REQUIRE(!agent_open(&owner, true), "join group");
+	tcp_pair(fds);
+	REQUIRE(request(fds[0], KTLS_ROLE_SERVER, 5000, true) == EINPROGRESS,
+		"request");
+	agent_poll_ready(&owner);
+	pid = fork();
+	if (pid == 0) {
+		REQUIRE(!setgid(65534) && !setuid(65534), "setuid: %s",
+			strerror(errno));
+		CHECK(agent_open(&a, true) == EPERM,
+		      "unprivileged join of the group allowed");
+		CHECK(agent_accept(&a) == EPERM, "unprivileged ACCEPT: %s",
+		      strerror(a.error));
+		CHECK(agent_done(&a, owner.ready_id, EIO) == EPERM,
+		      "unprivileged DONE: %s", strerror(a.error));
+		_exit(failures ? 1 : 0);
+	}
+	REQUIRE(waitpid(pid, &st, 0) == pid, "waitpid");
+	CHECK(WIFEXITED(st) && !WEXITSTATUS(st), "unprivileged child failed");
+	/* The request is untouched. */
+	CHECK(!agent_accept(&owner), "privileged ACCEPT after: %s",
+	      strerror(owner.error));
+	CHECK(!agent_done(&owner, owner.id, EIO), "DONE: %s",
+	      strerror(owner.error));
+	close(owner.fd);
+	close(fds[0]);
+	close(fds[1]);
+	agent_close(&owner);
+}
+
+static void t_malformed(void)
+{
+	struct ktls_handshake_status st;
+	struct agent a, other;
+	struct nl_msg *m;
+	int fds[2], err;
+
+	REQUIRE(!agent_open(&a, true), "join group");
+	CHECK(agent_accept(&a) == ENOENT, "ACCEPT with nothing pending: %s",
+	      strerror(a.error));
+	m = agent_msg(&a, KTLS_CMD_ACCEPT);
+	nla_put_u32(m, KTLS_A_ID, 1);
+	CHECK(agent_send(&a, m) == EINVAL, "ACCEPT with an attribute: %s",
+	      strerror(a.error));
+	m = agent_msg(&a, KTLS_CMD_ACCEPT);
+	nla_put_u32(m, KTLS_A_MAX + 5, 1);
+	CHECK(agent_send(&a, m) == EINVAL, "ACCEPT with an unknown attribute: %s",
+	      strerror(a.error));
+	m = agent_msg(&a, KTLS_CMD_DONE);
+	nla_put_u32(m, KTLS_A_ID, 1);
+	CHECK(agent_send(&a, m) == EINVAL, "DONE without status: %s",
+	      strerror(a.error));
+	m = agent_msg(&a, KTLS_CMD_DONE);
+	nla_put_u32(m, KTLS_A_STATUS, 0);
+	CHECK(agent_send(&a, m) == EINVAL, "DONE without id: %s",
+	      strerror(a.error));
+	m = agent_msg(&a, KTLS_CMD_DONE);
+	nla_put_u32(m, KTLS_A_ID, 1);
+	nla_put_u32(m, KTLS_A_STATUS, 5000);
+	err = agent_send(&a, m);
+	CHECK(err == ERANGE || err == EINVAL, "DONE status 5000: %s",
+	      strerror(err));
+	m = agent_msg(&a, KTLS_CMD_DONE);
+	nla_put_u32(m, KTLS_A_ID, 1);
+	nla_put_u32(m, KTLS_A_STATUS, 5);
+	nla_put_u32(m, KTLS_A_FD, 3);
+	CHECK(agent_send(&a, m) == EINVAL, "DONE with a reply-only attribute: %s",
+	      strerror(a.error));
+	m = agent_msg(&a, KTLS_CMD_DONE);
+	nla_put_u32(m, KTLS_A_ID, 1);
+	nla_put_u32(m, KTLS_A_STATUS, 0);
+	nla_put_u16(m, KTLS_A_VERSION, 0x0301);
+	nla_put_u16(m, KTLS_A_CIPHER, TLS_CIPHER_AES_GCM_128);
+	err = agent_send(&a, m);
+	CHECK(err == ERANGE || err == EINVAL, "DONE with TLS 1.0: %s",
+	      strerror(err));
+	m = agent_msg(&a, KTLS_CMD_READY);
+	CHECK(agent_send(&a, m) == EOPNOTSUPP, "READY sent to the kernel: %s",
+	      strerror(a.error));
+	CHECK(agent_done(&a, 0x7fffffff, EIO) == ENOENT,
+	      "DONE for an unknown id: %s", strerror(a.error));
+
+	tcp_pair(fds);
+	REQUIRE(request(fds[0], KTLS_ROLE_CLIENT, 5000, true) == EINPROGRESS,
+		"request");
+	agent_poll_ready(&a);
+	CHECK(agent_done(&a, a.ready_id, EIO) == ENOENT,
+	      "DONE before ACCEPT: %s", strerror(a.error));
+	REQUIRE(!agent_accept(&a), "ACCEPT: %s", strerror(a.error));
+	agent_open(&other, false);
+	CHECK(agent_done(&other, a.id, EIO) == ENOENT,
+	      "DONE from another agent: %s", strerror(other.error));
+	agent_close(&other);
+	CHECK(agent_done(&a, a.id, 0) == EINVAL,
+	      "DONE success without keys: %s", strerror(a.error));
+	CHECK(!status_of(fds[0], &st) && st.state == KTLS_HS_STATE_DONE &&
+	      st.error == EPROTO, "request after a keyless success: %u/%d",
+	      st.state, st.error);
+	close(a.fd);
+	close(fds[0]);
+	close(fds[1]);
+	agent_close(&a);
+}
+
+static void t_close(void)
+{
+	struct agent a;
+	int fds[2], i;
+
+	REQUIRE(!agent_open(&a, true), "join group");
+	for (i = 0; i < 20; i++) {
+		tcp_pair(fds);
+		REQUIRE(request(fds[0], KTLS_ROLE_CLIENT, 5000, true) ==
+			EINPROGRESS, "request");
+		close(fds[0]);
+		close(fds[1]);
+	}
+	CHECK(agent_accept(&a) == ENOENT,
+	      "a closed socket's request was still accepted (fd %d)", a.fd);
+	/* Closed after ACCEPT: the agent's descriptor keeps the socket; the
+	 * agent finishes, and closing its descriptor releases everything. */
+	tcp_pair(fds);
+	REQUIRE(request(fds[0], KTLS_ROLE_CLIENT, 5000, true) == EINPROGRESS,
+		"request");
+	REQUIRE(!agent_accept(&a), "accept: %s", strerror(a.error));
+	close(fds[0]);
+	CHECK(send(a.fd, "z", 1, 0) == 1, "agent send after app close: %s",
+	      strerror(errno));
+	CHECK(!agent_done(&a, a.id, ECONNRESET), "DONE: %s",
+	      strerror(a.error));
+	close(a.fd);
+	close(fds[1]);
+	agent_close(&a);
+}
+
+static void t_agentdeath(void)
+{
+	struct agent a, listener;
+	int fds[2], err, st;
+	char c;
+	pid_t pid;
+
+	REQUIRE(!agent_open(&listener, true), "join group");
+	tcp_pair(fds);
+	pid = fork();
+	if (pid == 0) {
+		agent_poll_ready(&listener);
+		agent_open(&a, false);
+		REQUIRE(!agent_accept(&a), "child accept: %s",
+			strerror(a.error));
+		_exit(0);	/* dies without DONE */
+	}
+	err = request(fds[0], KTLS_ROLE_CLIENT, 20000, false);
+	CHECK(err == ECONNABORTED, "agent died: got %s, want ECONNABORTED",
+	      strerror(err));
+	waitpid(pid, &st, 0);
+	CHECK(recv(fds[1], &c, 1, 0) < 0 && errno == ECONNRESET,
+	      "peer not reset: %s", strerror(errno));
+	close(fds[0]);
+	close(fds[1]);
+
+	/* A new agent serves a new request. */
+	tcp_pair(fds);
+	REQUIRE(request(fds[0], KTLS_ROLE_CLIENT, 5000, true) == EINPROGRESS,
+		"request");
+	agent_open(&a, false);
+	CHECK(!agent_accept(&a), "new agent accept: %s", strerror(a.error));
+	CHECK(!agent_done(&a, a.id, EHOSTDOWN), "new agent DONE: %s",
+	      strerror(a.error));
+	close(a.fd);
+	agent_close(&a);
+	close(fds[0]);
+	close(fds[1]);
+	agent_close(&listener);
+}
+
+/* ---- tests with ktlsd ---- */
+
+static int version_arg(const char *s)
+{
+	return !strcmp(s, "1.2") ? TLS_1_2_VERSION :
+	       !strcmp(s, "1.3") ? TLS_1_3_VERSION : 0;
+}
+
+/* Send @len pattern bytes on @fd while reading them back (echo); @len
+ * must be a multiple of 100. */
+static void echo_check(int fd, size_t len)
+{
+	char *out = malloc(len), *in = malloc(len);
+	size_t sent = 0, got = 0, i;
+	struct pollfd p = { .fd = fd };
+	ssize_t n;
+
+	REQUIRE(out && in, "malloc");
+	/* Lines: gnutls-serv --echo answers line by line. */
+	for (i = 0; i < len; i++)
+		out[i] = i % 100 == 99 ? '\n' : 'a' + (i * 7 + i / 251) % 26;
+	while (got < len) {
+		p.events = POLLIN | (sent < len ? POLLOUT : 0);
+		if (poll(&p, 1, 10000) <= 0) {
+			fail("echo: stalled at %zu/%zu sent, %zu received",
+			     sent, len, got);
+			break;
+		}
+		if ((p.revents & POLLOUT) && sent < len) {
+			n = send(fd, out + sent, len - sent > 4000 ?
+				 4000 : len - sent, MSG_DONTWAIT);
+			if (n > 0)
+				sent += n;
+		}
+		if (p.revents & (POLLIN | POLLERR | POLLHUP)) {
+			n = recv(fd, in + got, len - got, MSG_DONTWAIT);
+			if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
+				fail("echo: recv %zd: %s", n, strerror(errno));
+				break;
+			}
+			if (n > 0)
+				got += n;
+		}
+	}
+	CHECK(got != len || !memcmp(in, out, len),
+	      "echo: data differs");
+	free(out);
+	free(in);
+}
+
+static void check_info(int fd, int version, int cipher)
+{
+	struct ktls_info info;
+	struct tls_crypto_info ci;
+	socklen_t len = sizeof(ci);
+
+	REQUIRE(!ktls_handshake_result(fd, &info), "result: %s",
+		ktls_strerror(errno));
+	CHECK(!version || info.version == version, "version %#x, want %#x",
+	      info.version, version);
+	CHECK(!cipher || info.cipher == cipher, "cipher %u, want %d",
+	      info.cipher, cipher);
+	/* The keys really are in ktls. */
+	CHECK(!getsockopt(fd, SOL_TLS, TLS_TX, &ci, &len) &&
+	      ci.version == info.version && ci.cipher_type == info.cipher,
+	      "TLS_TX getsockopt: %s", strerror(errno));
+	len = sizeof(ci);
+	CHECK(!getsockopt(fd, SOL_TLS, TLS_RX, &ci, &len) &&
+	      ci.cipher_type == info.cipher, "TLS_RX getsockopt: %s",
+	      strerror(errno));
+	fprintf(stderr, "  negotiated %#x cipher %u peer '%s'\n",
+		info.version, info.cipher, info.peer);
+}
+
+static void t_client(int argc, char **argv)
+{
+	struct ktls_opts o = { 0 };
+	int fd;
+
+	REQUIRE(argc == 4, "client PORT NAME VERSION CIPHER");
+	fd = connect_to(atoi(argv[0]));
+	o.server_name = argv[1];
+	o.profile = getenv("HS_PROFILE");
+	if (ktls_client_handshake(fd, &o)) {
+		fail("handshake: %s (%s)", ktls_strerror(errno),
+		     strerror(errno));
+		return;
+	}
+	check_info(fd, version_arg(argv[2]), atoi(argv[3]));
+	echo_check(fd, 256000);
+	close(fd);
+}
+
+static void t_nonblock(int argc, char **argv)
+{
+	struct ktls_opts o = { 0 };
+	struct pollfd p;
+	int fd, ret;
+
+	REQUIRE(argc == 2, "nonblock PORT NAME");
+	fd = connect_to(atoi(argv[0]));
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	o.server_name = argv[1];
+	ret = ktls_client_handshake(fd, &o);
+	REQUIRE(ret < 0 && errno == EINPROGRESS, "non-blocking: %s",
+		strerror(errno));
+	p = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	REQUIRE(poll(&p, 1, 30000) == 1, "poll: no completion");
+	check_info(fd, 0, 0);
+	echo_check(fd, 64000);
+	close(fd);
+}
+
+static void t_expect(int argc, char **argv)
+{
+	struct ktls_opts o = { 0 };
+	int fd, want;
+
+	REQUIRE(argc == 3, "expect PORT NAME ERRNO");
+	fd = connect_to(atoi(argv[0]));
+	o.server_name = argv[1];
+	o.profile = getenv("HS_PROFILE");
+	want = atoi(argv[2]);
+	if (!ktls_client_handshake(fd, &o))
+		fail("handshake succeeded, want %s", strerror(want));
+	else
+		CHECK(errno == want, "got %s (%d), want %s (%d)",
+		      strerror(errno), errno, strerror(want), want);
+	close(fd);
+}
+
+static void t_many(int argc, char **argv)
+{
+	struct ktls_opts o = { 0 };
+	int n, i, *fds, done = 0, left;
+	struct pollfd *p;
+	double t0 = now_s();
+
+	REQUIRE(argc == 3, "many PORT NAME N");
+	n = atoi(argv[2]);
+	fds = calloc(n, sizeof(*fds));
+	p = calloc(n, sizeof(*p));
+	REQUIRE(fds && p, "calloc");
+	o.server_name = argv[1];
+	o.timeout_ms = 120000;
+	for (i = 0; i < n; i++) {
+		fds[i] = connect_to(atoi(argv[0]));
+		fcntl(fds[i], F_SETFL, O_NONBLOCK);
+		REQUIRE(ktls_client_handshake(fds[i], &o) < 0 &&
+			errno == EINPROGRESS, "request %d: %s", i,
+			strerror(errno));
+		p[i] = (struct pollfd){ .fd = fds[i], .events = POLLOUT };
+	}
+	for (left = n; left > 0;) {
+		if (poll(p, n, 120000) <= 0) {
+			fail("%d handshakes never finished", left);
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (p[i].fd < 0 || !p[i].revents)
+				continue;
+			if (ktls_handshake_result(fds[i], NULL))
+				fail("handshake %d: %s", i,
+				     ktls_strerror(errno));
+			else
+				done++;
+			p[i].fd = -1;
+			left--;
+		}
+	}
+	fprintf(stderr, "  %d/%d handshakes in %.1f s\n", done, n,
+		now_s() - t0);
+	CHECK(done == n, "only %d of %d succeeded", done, n);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/* A GnuTLS client on @port that sends data and expects it back. */
+static int gnutls_echo_client(int port, const char *cafile, int version)
+{
+	gnutls_certificate_credentials_t cred;
+	gnutls_session_t s;
+	char out[5000], in[5000];
+	size_t got;
+	int fd, ret, i;
+
+	gnutls_certificate_allocate_credentials(&cred);
+	if (gnutls_certificate_set_x509_trust_file(cred, cafile,
+						   GNUTLS_X509_FMT_PEM) <= 0)
+		return 10;
+	gnutls_init(&s, GNUTLS_CLIENT);
+	gnutls_priority_set_direct(s, version == TLS_1_2_VERSION ?
+		"NORMAL:-VERS-ALL:+VERS-TLS1.2" :
+		"NORMAL:-VERS-ALL:+VERS-TLS1.3", NULL);
+	gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred);
+	gnutls_server_name_set(s, GNUTLS_NAME_DNS, "localhost", 9);
+	gnutls_session_set_verify_cert(s, "localhost", 0);
+	fd = connect_to(port);
+	gnutls_transport_set_int(s, fd);
+	do {
+		ret = gnutls_handshake(s);
+	} while (ret < 0 && !gnutls_error_is_fatal(ret));
+	if (ret < 0) {
+		fprintf(stderr, "  gnutls client: %s\n", gnutls_strerror(ret));
+		return 11;
+	}
+	for (i = 0; i < 20; i++) {
+		memset(out, 'A' + i, sizeof(out));
+		if (gnutls_record_send(s, out, sizeof(out)) != sizeof(out))
+			return 12;
+		for (got = 0; got < sizeof(out); got += ret) {
+			ret = gnutls_record_recv(s, in + got,
+						 sizeof(in) - got);
+			if (ret <= 0) {
+				fprintf(stderr, "  gnutls client recv: %s\n",
+					gnutls_strerror(ret));
+				return 13;
+			}
+		}
+		if (memcmp(in, out, sizeof(out)))
+			return 14;
+	}
+	gnutls_bye(s, GNUTLS_SHUT_WR);
+	close(fd);
+	gnutls_deinit(s);
+	gnutls_certificate_free_credentials(cred);
+	return 0;
+}
+
+static void t_server(int argc, char **argv)
+{
+	int l, port, fd, st, version;
+	char buf[16384];
+	ssize_t n;
+	pid_t pid;
+
+	REQUIRE(argc == 3, "server CAFILE VERSION CIPHER");
+	version = version_arg(argv[1]);
+	l = listen_any(&port);
+	pid = fork();
+	if (pid == 0)
+		_exit(gnutls_echo_client(port, argv[0], version));
+	fd = accept(l, NULL, NULL);
+	REQUIRE(fd >= 0, "accept");
+	if (ktls_server_handshake(fd, NULL)) {
+		fail("server handshake: %s", ktls_strerror(errno));
+		kill(pid, SIGKILL);
+	} else {
+		check_info(fd, version, atoi(argv[2]));
+		/* Echo through ktls until the client closes. */
+		while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+			if (send(fd, buf, n, 0) != n)
+				break;
+	}
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && !WEXITSTATUS(st),
+	      "GnuTLS client failed with %d", WEXITSTATUS(st));
+	close(fd);
+	close(l);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		void (*fn)(void);
+	} plain[] = {
+		{ "noagent", t_noagent }, { "timeout", t_timeout },
+		{ "cap", t_cap }, { "gate", t_gate }, { "eperm", t_eperm },
+		{ "malformed", t_malformed }, { "close", t_close },
+		{ "agentdeath", t_agentdeath },
+	};
+	static const struct {
+		const char *name;
+		void (*fn)(int argc, char **argv);
+	} args[] = {
+		{ "client", t_client }, { "server", t_server },
+		{ "nonblock", t_nonblock }, { "expect", t_expect },
+		{ "many", t_many },
+	};
+	size_t i;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2) {
+		fprintf(stderr, "usage: hs_test TEST [ARGS]\n");
+		return 2;
+	}
+	for (i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+		if (!strcmp(argv[1], plain[i].name)) {
+			plain[i].fn();
+			return failures ? 1 : 0;
+		}
+	for (i = 0; i < sizeof(args) / sizeof(args[0]); i++)
+		if (!strcmp(argv[1], args[i].name)) {
+			args[i].fn(argc - 2, argv + 2);
+			return failures ? 1 : 0;
+		}
+	fprintf(stderr, "unknown test %s\n", argv[1]);
+	return 2;
+}
