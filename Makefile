@@ -33,7 +33,8 @@ kmod:
 helper:
 	$(MAKE) -C helper
 
-selftests: helper
+# selftests/handshake's test module links against kmod/Module.symvers.
+selftests: helper kmod
 	$(MAKE) -C selftests
 	$(MAKE) -C selftests/handshake
 	$(MAKE) -C selftests/interop
@@ -91,6 +92,6 @@ bench-smoke: deps
 # machine (~20-25 min); ktls.ko is built against it in build/debug-kmod/.
 .PHONY: check-debug
 check-debug: deps
-	$(MAKE) selftests
+	$(MAKE) all
 	$(MAKE) -C selftests/fault
 	scripts/check-debug
