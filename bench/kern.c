@@ -13,12 +13,7 @@
 
 #include "bench.h"
 
-#ifndef SOL_TLS
-#define SOL_TLS 282
-#endif
-#ifndef TCP_ULP
-#define TCP_ULP 31
-#endif
+#include "../uapi/ktls.h"
 
 void kern_attach(int fd)
 {

@@ -424,6 +424,21 @@ static int epoll_all(int *fds, unsigned int n, uint32_t events)
 	return ep;
 }
 
+/* Events on the connections' epoll set; a 10 s silence is a stall. */
+static int conc_wait(int ep, struct epoll_event ev[64])
+{
+	for (;;) {
+		int m = epoll_wait(ep, ev, 64, 10000);
+
+		if (m < 0 && errno == EINTR)
+			continue;
+		if (m <= 0)
+			die("conc: epoll_wait: %s", m ? strerror(errno) :
+			    "stalled for 10 s");
+		return m;
+	}
+}
+
 static void conc_client(int *fds, unsigned int n, struct bench_sync *s)
 {
 	uint64_t share = opts->bytes / n, *left = xmalloc(n * sizeof(*left));
@@ -441,13 +456,8 @@ static void conc_client(int *fds, unsigned int n, struct bench_sync *s)
 	ep = epoll_all(fds, n, EPOLLOUT);
 	sync_ready(s);
 	while (open) {
-		int k, m = epoll_wait(ep, ev, 64, 10000);
+		int k, m = conc_wait(ep, ev);
 
-		if (m < 0 && errno == EINTR)
-			continue;
-		if (m <= 0)
-			die("conc: epoll_wait: %s", m ? strerror(errno) :
-			    "stalled for 10 s");
 		for (k = 0; k < m; k++) {
 			unsigned int c = ev[k].data.u32;
 			size_t len = left[c] < opts->size ? left[c] :
@@ -487,13 +497,8 @@ static void conc_server(int *fds, unsigned int n, struct bench_sync *s)
 	ep = epoll_all(fds, n, EPOLLIN);
 	sync_ready(s);
 	while (open) {
-		int k, m = epoll_wait(ep, ev, 64, 10000);
+		int k, m = conc_wait(ep, ev);
 
-		if (m < 0 && errno == EINTR)
-			continue;
-		if (m <= 0)
-			die("conc: epoll_wait: %s", m ? strerror(errno) :
-			    "stalled for 10 s");
 		for (k = 0; k < m; k++) {
 			unsigned int c = ev[k].data.u32;
 			ssize_t rd = recv(fds[c], buf, opts->size,

@@ -33,12 +33,7 @@
 
 #include <openssl/evp.h>
 
-#ifndef SOL_TLS
-#define SOL_TLS 282
-#endif
-#ifndef TCP_ULP
-#define TCP_ULP 31
-#endif
+#include "../uapi/ktls.h"
 
 #define CHUNK (1024 * 1024)
 

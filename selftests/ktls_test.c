@@ -56,12 +56,6 @@
 #include "crosscheck.h"
 #include "../uapi/ktls.h"
 
-#ifndef SOL_TLS
-#define SOL_TLS 282
-#endif
-#ifndef TCP_ULP
-#define TCP_ULP 31
-#endif
 
 /* The harness treats this exit status of a test child as SKIP. */
 #define HARNESS_SKIP_EXIT 255

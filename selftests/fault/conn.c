@@ -19,12 +19,7 @@
 
 #include "fault.h"
 
-#ifndef SOL_TLS
-#define SOL_TLS 282
-#endif
-#ifndef TCP_ULP
-#define TCP_ULP 31
-#endif
+#include "../../uapi/ktls.h"
 
 const char *ulp_name(void)
 {
