@@ -175,7 +175,11 @@ int agent_run(const struct config *cfg)
 		  req.fd, req.server_name, req.profile, req.alpn,
 		  req.timeout_ms);
 
-	tls_handshake(cfg, &req, &res);
+	/* The peer's bytes get parsed from here on: seccomp first. */
+	if (sandbox_enter(cfg))
+		res = (struct result){ .status = EPERM };
+	else
+		tls_handshake(cfg, &req, &res);
 	/* The kernel must learn the result even if we cannot tell it
 	 * everything; a status it refuses still fails the request. */
 	err = report(sk, family, &req, &res) ? 1 : 0;

@@ -10,12 +10,20 @@
  *                   certificate (or the peer rejects our CA)
  *   ENOKEY          the issuer is neither in the chain nor trusted: a
  *                   missing intermediate, or a CA we do not know
- *   EKEYREVOKED     the certificate was revoked
+ *   EKEYREVOKED     the certificate was revoked (a CRL of the profile
+ *                   lists it, or the peer says ours is)
  *   EBADMSG         another certificate problem (bad signature, ...)
  *   EPROTONOSUPPORT no protocol version both sides accept
  *   EOPNOTSUPP      no cipher suite both sides accept
  *   ECONNRESET      the peer closed the connection
  *   ETIMEDOUT       the handshake took longer than its timeout
+ *   ESRCH           server: the client offered a PSK identity that is not
+ *                   in the profile's psk_file (client: the server said so
+ *                   with an unknown_psk_identity alert)
+ *   EBADE           the PSK did not match: server, the identity is known
+ *                   but the key differs; client, the server refused our
+ *                   PSK (a wrong key, or an identity it lacks: a server
+ *                   may hide which)
  *   EPROTO          any other TLS failure (the log line has GnuTLS's words)
  */
 #include <errno.h>
@@ -125,6 +133,40 @@ int errors_from_gnutls(gnutls_session_t s, int gerr, int *alert_sent)
 	}
 }
 
+/*
+ * A failed handshake in which a PSK took part: refine @err, which
+ * errors_from_gnutls() gave.  A wrong key shows as a binder that does not
+ * verify (TLS 1.3: illegal_parameter) or a Finished that does not decrypt
+ * (TLS 1.2: bad_record_mac, decrypt_error).
+ */
+int errors_from_psk(gnutls_session_t s, int gerr, int err,
+		    enum psk_seen seen)
+{
+	int alert = -1;
+
+	if (seen == PSK_NONE)
+		return err;
+	if (seen == PSK_UNKNOWN)
+		return ESRCH;
+	if (gerr == GNUTLS_E_FATAL_ALERT_RECEIVED)
+		alert = gnutls_alert_get(s);
+	if (alert == GNUTLS_A_UNKNOWN_PSK_IDENTITY)
+		return ESRCH;
+	switch (gerr) {
+	case GNUTLS_E_RECEIVED_ILLEGAL_PARAMETER:
+	case GNUTLS_E_DECRYPTION_FAILED:
+	case GNUTLS_E_ERROR_IN_FINISHED_PACKET:
+		return EBADE;
+	}
+	switch (alert) {
+	case GNUTLS_A_ILLEGAL_PARAMETER:
+	case GNUTLS_A_BAD_RECORD_MAC:
+	case GNUTLS_A_DECRYPT_ERROR:
+		return EBADE;
+	}
+	return err;
+}
+
 const char *errors_hint(int err)
 {
 	switch (err) {
@@ -150,6 +192,10 @@ const char *errors_hint(int err)
 		return "peer closed the connection";
 	case ETIMEDOUT:
 		return "handshake timed out";
+	case ESRCH:
+		return "unknown PSK identity";
+	case EBADE:
+		return "PSK refused: wrong key, or an identity the peer lacks";
 	default:
 		return "handshake failed";
 	}

@@ -8,6 +8,8 @@
  *   config.c   ktlsd.conf: profiles
  *   agent.c    one forked child per request: ACCEPT, handshake, DONE
  *   tls.c      the GnuTLS handshake and installing the keys in ktls
+ *   resume.c   session resumption: client ticket cache, server ticket key
+ *   sandbox.c  the child's seccomp filter
  *   errors.c   GnuTLS failures to errno values and log lines
  *   log.c      syslog, or stderr with -d
  */
@@ -24,6 +26,10 @@
 #define KTLSD_MAX_PROFILES	32
 #define KTLSD_NAME_MAX		64
 #define KTLSD_PATH_MAX		4096
+#define KTLSD_MAX_CERTS		8	/* certificate/key pairs a profile */
+#define KTLSD_PSK_ID_MAX	128	/* bytes of a PSK identity */
+#define KTLSD_PSK_KEY_MAX	64	/* bytes of a PSK */
+#define KTLSD_MAX_CHILDREN	4096	/* the most max_children allows */
 
 /* log.c */
 void log_init(bool to_stderr, bool debug);
@@ -41,6 +47,13 @@ enum client_auth {
 	CLIENT_AUTH_REQUIRED,
 };
 
+/* One line of a psk_file. */
+struct psk_entry {
+	char identity[KTLSD_PSK_ID_MAX + 1];
+	unsigned char key[KTLSD_PSK_KEY_MAX];
+	unsigned int key_len;
+};
+
 struct profile {
 	char name[KTLSD_NAME_MAX];
 	char cert[KTLSD_PATH_MAX];	/* PEM chain, leaf first; "" = none */
@@ -50,13 +63,31 @@ struct profile {
 	char alpn[256];			/* server: protocols it accepts */
 	enum client_auth client_auth;	/* server role */
 	bool verify;			/* client role: check the server */
+	bool resumption;		/* tickets: cache (client), issue (server) */
 	/* Loaded by config_load_credentials(). */
 	gnutls_certificate_credentials_t cred;
+	/* Pairs 2..KTLSD_MAX_CERTS (SNI); the n-th key goes with the n-th
+	 * certificate line.  ncert/nkey count the lines, cert/key above
+	 * included. */
+	char more_cert[KTLSD_MAX_CERTS - 1][KTLSD_PATH_MAX];
+	char more_key[KTLSD_MAX_CERTS - 1][KTLSD_PATH_MAX];
+	int ncert, nkey;
+	char crl[KTLSD_PATH_MAX];	/* PEM CRLs; "" = none */
+	char psk_file[KTLSD_PATH_MAX];	/* "identity:hexkey" lines */
+	char psk_identity[KTLSD_PSK_ID_MAX + 1];	/* client role */
+	/* Loaded from psk_file by config_load_credentials(); the keys are
+	 * wiped by config_free(). */
+	struct psk_entry *psk;
+	int npsk;
+	gnutls_psk_client_credentials_t psk_client;	/* psk_identity set */
+	gnutls_psk_server_credentials_t psk_server;	/* psk_file set */
 };
 
 struct config {
 	char user[KTLSD_NAME_MAX];	/* drop to this user; "" = stay */
 	unsigned int max_children;
+	bool sandbox;			/* seccomp in children (sandbox.c) */
+	unsigned int ticket_key_rotation;	/* seconds a ticket key lives */
 	int nprofiles;
 	struct profile profiles[KTLSD_MAX_PROFILES];
 };
@@ -91,13 +122,47 @@ struct result {
  * exit status for the child. */
 int agent_run(const struct config *cfg);
 
+/* resume.c: the parent's session cache and ticket key; children reach
+ * the cache over a channel made before fork(). */
+struct pollfd;
+int resume_init(const struct config *cfg);
+void resume_exit(void);
+int resume_timeout_ms(const struct config *cfg);
+void resume_tick(const struct config *cfg);
+int resume_channel_open(int *child_end);
+void resume_channel_forked(int slot, int child_end, int pid);
+void resume_child_setup(int slot, int child_end);
+int resume_pollfds(struct pollfd *p, int max);
+void resume_poll_done(const struct pollfd *p, int n);
+int resume_fetch(const struct request *req, const char *profile,
+		 gnutls_datum_t *out);
+void resume_store(const struct request *req, const char *profile,
+		  const gnutls_datum_t *data);
+const gnutls_datum_t *resume_ticket_key(void);
+
 /* tls.c */
 int tls_handshake(const struct config *cfg, const struct request *req,
 		  struct result *res);
+/* Server PSK callback (gnutls_psk_set_server_credentials_function2). */
+int tls_psk_lookup(gnutls_session_t s, const gnutls_datum_t *identity,
+		   gnutls_datum_t *key);
 
 /* errors.c */
+/* What tls.c saw of the PSK in a handshake. */
+enum psk_seen {
+	PSK_NONE,		/* no PSK in this handshake */
+	PSK_OFFERED,		/* client: our identity went out */
+	PSK_FOUND,		/* server: the client's identity is ours */
+	PSK_UNKNOWN,		/* server: the client's identity is not */
+};
+
 int errors_from_gnutls(gnutls_session_t s, int gerr, int *alert_sent);
+int errors_from_psk(gnutls_session_t s, int gerr, int err,
+		    enum psk_seen seen);
 int errors_from_verify(unsigned int status);
 const char *errors_hint(int err);
+
+/* sandbox.c: the child's seccomp filter, unless cfg->sandbox is off. */
+int sandbox_enter(const struct config *cfg);
 
 #endif /* KTLSD_H */

@@ -15,7 +15,9 @@
  * socket and a signalfd: each READY notification forks a child that
  * handles one request (agent.c); SIGCHLD reaps them; SIGHUP reloads the
  * configuration, atomically (a bad file keeps the old one); SIGTERM and
- * SIGINT end the daemon (children finish their handshake).
+ * SIGINT end the daemon (children finish their handshake).  The loop also
+ * serves each child's channel to the session cache and replaces the
+ * ticket key on time (resume.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -173,10 +175,16 @@ static int on_ready(struct nl_msg *msg, void *arg)
 
 static void spawn(int nl_fd, int sig_fd)
 {
+	int slot, cfd;
 	pid_t pid;
 
 	while (backlog && nchildren < cfg->max_children) {
+		/* The child's channel to the session cache (resume.c);
+		 * without one it makes full handshakes only. */
+		slot = resume_channel_open(&cfd);
 		pid = fork();
+		if (pid != 0)
+			resume_channel_forked(slot, cfd, pid);
 		if (pid < 0) {
 			log_errno("fork");
 			return;
@@ -186,6 +194,7 @@ static void spawn(int nl_fd, int sig_fd)
 
 			close(nl_fd);
 			close(sig_fd);
+			resume_child_setup(slot, cfd);
 			sigemptyset(&none);
 			sigprocmask(SIG_SETMASK, &none, NULL);
 			_exit(agent_run(cfg));
@@ -256,7 +265,8 @@ int main(int argc, char **argv)
 {
 	const char *conf = KTLSD_DEFAULT_CONF;
 	bool check = false, debug = false, running = true;
-	struct pollfd pfd[2];
+	static struct pollfd pfd[2 + KTLSD_MAX_CHILDREN];
+	int nchan;
 	struct nl_sock *nl;
 	sigset_t mask;
 	int opt, sfd, ret;
@@ -291,6 +301,8 @@ int main(int argc, char **argv)
 	}
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg || config_parse(conf, cfg) || config_load_credentials(cfg))
+		return 1;
+	if (!check && resume_init(cfg))
 		return 1;
 	if (check) {
 		if (cfg->user[0] && !getpwnam(cfg->user)) {
@@ -328,7 +340,8 @@ int main(int argc, char **argv)
 		 cfg->max_children);
 
 	while (running) {
-		if (poll(pfd, 2, -1) < 0) {
+		nchan = resume_pollfds(pfd + 2, KTLSD_MAX_CHILDREN);
+		if (poll(pfd, 2 + nchan, resume_timeout_ms(cfg)) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_errno("poll");
@@ -357,10 +370,13 @@ int main(int argc, char **argv)
 				log_err("netlink: %s", nl_geterror(ret));
 			}
 		}
+		resume_poll_done(pfd + 2, nchan);
+		resume_tick(cfg);
 		spawn(pfd[0].fd, sfd);
 	}
 	log_info("exiting");
 	nl_socket_free(nl);
+	resume_exit();
 	config_free(cfg);
 	free(cfg);
 	gnutls_global_deinit();

@@ -241,6 +241,49 @@ out:
 	return err;
 }
 
+/*
+ * The PSK of this child's one handshake: the profile whose identities the
+ * server callback searches, and what it found there.
+ */
+static const struct profile *psk_profile;
+static uint32_t psk_request;
+static enum psk_seen psk_seen;
+
+int tls_psk_lookup(gnutls_session_t s, const gnutls_datum_t *identity,
+		   gnutls_datum_t *key)
+{
+	const struct profile *pr = psk_profile;
+	char shown[KTLSD_PSK_ID_MAX + 1];
+	unsigned int i;
+	int j;
+
+	(void)s;
+	for (j = 0; pr && j < pr->npsk; j++) {
+		const struct psk_entry *e = &pr->psk[j];
+
+		if (identity->size != strlen(e->identity) ||
+		    memcmp(identity->data, e->identity, identity->size))
+			continue;
+		key->data = gnutls_malloc(e->key_len);
+		if (!key->data)
+			return -1;
+		memcpy(key->data, e->key, e->key_len);
+		key->size = e->key_len;
+		psk_seen = PSK_FOUND;
+		return 0;
+	}
+	/* The identity comes from the network: show it printable. */
+	for (i = 0; i < identity->size && i < KTLSD_PSK_ID_MAX; i++)
+		shown[i] = identity->data[i] >= 0x20 &&
+			   identity->data[i] < 0x7f ? identity->data[i] : '?';
+	shown[i] = '\0';
+	psk_seen = PSK_UNKNOWN;
+	log_err("request %u (server, profile %s): unknown PSK identity '%s': not in %s",
+		psk_request, pr ? pr->name : "?", shown,
+		pr ? pr->psk_file : "any psk_file");
+	return -1;
+}
+
 static void peer_identity(gnutls_session_t s, char *out, size_t size)
 {
 	const gnutls_datum_t *certs;
@@ -260,6 +303,82 @@ static void peer_identity(gnutls_session_t s, char *out, size_t size)
 	gnutls_x509_crt_deinit(crt);
 }
 
+/*
+ * Session resumption (resume.c keeps the cache and the ticket key).
+ * Client: ask the parent for this (profile, server, peer) entry and give
+ * it to GnuTLS.  Server: issue tickets under the parent's current key;
+ * GnuTLS's ticket lifetime (its "cache expiration") is the rotation
+ * period, which also makes GnuTLS's own key derivation change on our
+ * boundaries (see resume.c).
+ */
+static int resume_setup(gnutls_session_t s, const struct config *cfg,
+			const struct request *req, const struct profile *pr,
+			bool client, bool *cached)
+{
+	const gnutls_datum_t *key;
+	gnutls_datum_t data;
+	int ret;
+
+	if (!pr->resumption)
+		return 0;
+	if (!client) {
+		key = resume_ticket_key();
+		if (!key)
+			return 0;
+		gnutls_db_set_cache_expiration(s, cfg->ticket_key_rotation);
+		return gnutls_session_ticket_enable_server(s, key);
+	}
+	if (resume_fetch(req, pr->name, &data) || !data.size)
+		return 0;		/* a full handshake, then */
+	ret = gnutls_session_set_data(s, data.data, data.size);
+	explicit_bzero(data.data, data.size);
+	gnutls_free(data.data);
+	if (ret < 0) {
+		log_warn("request %u: cached session refused by GnuTLS (%s); full handshake",
+			 req->id, gnutls_strerror(ret));
+		return 0;
+	}
+	log_debug("request %u: offering a cached session (%u bytes)",
+		  req->id, data.size);
+	*cached = true;
+	return 0;
+}
+
+/*
+ * Client: hand the session back to the parent's cache.  TLS 1.2 tickets
+ * came inside the handshake.  A TLS 1.3 ticket comes after it, and
+ * gnutls_session_get_data2() then waits for one record (GnuTLS 3.7: its
+ * round-trip estimate plus 60 ms) and returns a 4-byte placeholder if no
+ * ticket came.  The record is read through t_pull, which asks the socket
+ * for no more than GnuTLS wants, so nothing past that record leaves the
+ * kernel; application data in it stays pending and tls_handshake()
+ * refuses the handshake (EPROTO).  A resumed handshake whose entry is
+ * still cached does not wait: the entry stays, and a new ticket the
+ * server sends reaches ktls.
+ */
+static void keep_session(gnutls_session_t s, const struct request *req,
+			 const struct profile *pr, bool reuse)
+{
+	gnutls_datum_t data = { NULL, 0 };
+	int ret;
+
+	if (reuse)
+		return;
+	ret = gnutls_session_get_data2(s, &data);
+	if (ret < 0) {
+		log_debug("request %u: no session to cache: %s", req->id,
+			  gnutls_strerror(ret));
+		return;
+	}
+	/* GnuTLS's placeholder when no TLS 1.3 ticket came. */
+	if (data.size > 4)
+		resume_store(req, pr->name, &data);
+	else
+		log_debug("request %u: the server sent no ticket", req->id);
+	explicit_bzero(data.data, data.size);
+	gnutls_free(data.data);
+}
+
 int tls_handshake(const struct config *cfg, const struct request *req,
 		  struct result *res)
 {
@@ -268,6 +387,7 @@ int tls_handshake(const struct config *cfg, const struct request *req,
 	struct transport t = { .fd = req->fd };
 	gnutls_session_t s;
 	gnutls_datum_t alpn;
+	bool cached = false;
 	int ret, cipher, alert;
 
 	memset(res, 0, sizeof(*res));
@@ -285,18 +405,34 @@ int tls_handshake(const struct config *cfg, const struct request *req,
 		t.deadline.tv_nsec -= 1000000000L;
 	}
 
-	/* Session resumption comes later: no tickets asked or given, so
-	 * no NewSessionTicket follows the handshake either. */
+	/* Without resumption no tickets are asked for or issued, so no
+	 * NewSessionTicket follows the handshake either. */
 	ret = gnutls_init(&s, (client ? GNUTLS_CLIENT : GNUTLS_SERVER) |
-			  GNUTLS_NO_SIGNAL | GNUTLS_NO_TICKETS);
+			  GNUTLS_NO_SIGNAL |
+			  (pr->resumption ? 0 : GNUTLS_NO_TICKETS));
 	if (ret < 0)
 		goto gnutls_fail;
+	ret = resume_setup(s, cfg, req, pr, client, &cached);
+	if (ret < 0)
+		goto gnutls_fail_deinit;
 	ret = gnutls_priority_set_direct(s, pr->priority, NULL);
 	if (ret < 0)
 		goto gnutls_fail_deinit;
 	ret = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, pr->cred);
 	if (ret < 0)
 		goto gnutls_fail_deinit;
+	psk_profile = pr;
+	psk_request = req->id;
+	psk_seen = PSK_NONE;
+	if (client ? !!pr->psk_client : !!pr->psk_server) {
+		ret = gnutls_credentials_set(s, GNUTLS_CRD_PSK, client ?
+					     (void *)pr->psk_client :
+					     (void *)pr->psk_server);
+		if (ret < 0)
+			goto gnutls_fail_deinit;
+		if (client)
+			psk_seen = PSK_OFFERED;
+	}
 	if (client) {
 		if (req->server_name[0]) {
 			ret = gnutls_server_name_set(s, GNUTLS_NAME_DNS,
@@ -330,6 +466,18 @@ int tls_handshake(const struct config *cfg, const struct request *req,
 	if (ret < 0) {
 		res->status = t.timed_out ? ETIMEDOUT :
 			      errors_from_gnutls(s, ret, &alert);
+		if (!t.timed_out)
+			res->status = errors_from_psk(s, ret, res->status,
+						      psk_seen);
+		/* Tell a PSK client why, so that it need not guess from a
+		 * closed connection: unknown_psk_identity for an identity
+		 * we lack, else what GnuTLS finds fitting (a wrong key:
+		 * illegal_parameter, bad_record_mac). */
+		if (!client && psk_seen == PSK_UNKNOWN)
+			gnutls_alert_send(s, GNUTLS_AL_FATAL,
+					  GNUTLS_A_UNKNOWN_PSK_IDENTITY);
+		else if (!client && psk_seen == PSK_FOUND && !t.timed_out)
+			gnutls_alert_send_appropriate(s, ret);
 		log_err("request %u (%s, profile %s%s%s): %s: %s (%s)",
 			req->id, client ? "client" : "server", pr->name,
 			req->server_name[0] ? ", server " : "",
@@ -349,6 +497,9 @@ int tls_handshake(const struct config *cfg, const struct request *req,
 		goto out;
 	}
 	res->cipher = cipher;
+	res->resumed = gnutls_session_is_resumed(s);
+	if (client && pr->resumption)
+		keep_session(s, req, pr, res->resumed && cached);
 	if (gnutls_record_check_pending(s)) {
 		log_err("request %u: %zu bytes of application data came with the handshake; ktls cannot take them, refusing",
 			req->id, gnutls_record_check_pending(s));
@@ -361,16 +512,23 @@ int tls_handshake(const struct config *cfg, const struct request *req,
 			req->id, strerror(res->status));
 		goto out;
 	}
-	res->resumed = gnutls_session_is_resumed(s);
 	if (gnutls_alpn_get_selected_protocol(s, &alpn) == 0)
 		snprintf(res->alpn, sizeof(res->alpn), "%.*s",
 			 (int)alpn.size, alpn.data);
 	peer_identity(s, res->peer, sizeof(res->peer));
-	log_info("request %u: %s %s, %s, peer '%s'%s%s", req->id,
+	if (!res->peer[0] && !client && psk_seen == PSK_FOUND) {
+		gnutls_datum_t user;
+
+		if (gnutls_psk_server_get_username2(s, &user) == 0)
+			snprintf(res->peer, sizeof(res->peer), "psk:%.*s",
+				 (int)user.size, user.data);
+	}
+	log_info("request %u: %s %s, %s, peer '%s'%s%s%s", req->id,
 		 client ? "client" : "server",
 		 res->version == TLS_1_3_VERSION ? "TLS 1.3" : "TLS 1.2",
 		 gnutls_cipher_get_name(gnutls_cipher_get(s)), res->peer,
-		 res->alpn[0] ? ", alpn " : "", res->alpn);
+		 res->alpn[0] ? ", alpn " : "", res->alpn,
+		 res->resumed ? ", resumed" : "");
 out:
 	/* GnuTLS wipes its key schedule when the session is freed. */
 	gnutls_deinit(s);

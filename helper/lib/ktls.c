@@ -122,6 +122,10 @@ const char *ktls_strerror(int err)
 		return "certificate issuer not found: missing intermediate or unknown CA";
 	case EKEYREVOKED:
 		return "certificate revoked";
+	case ESRCH:
+		return "unknown PSK identity";
+	case EBADE:
+		return "PSK refused: wrong key, or an identity the server lacks";
 	case EBADMSG:
 		return "certificate refused";
 	case EPROTONOSUPPORT:

@@ -27,6 +27,19 @@
  *               then the result through KTLS_HANDSHAKE_STATUS
  *   expect PORT NAME ERRNO            the handshake fails with ERRNO
  *   many PORT NAME N                  N handshakes at once
+ *   resume PORT NAME VERSION RESUMED DATA   one client handshake; its
+ *               status must say resumed (RESUMED 1) or not (0); DATA:
+ *               "echo" (an echo server), "www" (openssl s_server -www,
+ *               whose page must say Reused or New), "none"
+ *   hstime PORT NAME N                N client handshakes one after the
+ *               other; prints the median time and how many resumed
+ * Without the kernel module:
+ *   cacheproto  ktlsd's session cache (helper/ktlsd/resume.c, compiled
+ *               in here): the parent's checks of every child message
+ *               (garbage, truncated, oversize, unterminated key, second
+ *               GET, PUT for a key not asked for), a child dying after
+ *               PUT, the LRU bound, MADV_WIPEONFORK in a forked child,
+ *               and the child's checks of the parent's answers
  * VERSION is 1.2 or 1.3; CIPHER is the TLS_CIPHER_* number, 0 = any.
  * client and expect use the ktlsd profile named by $HS_PROFILE, if set.
  */
@@ -651,6 +664,51 @@ static int version_arg(const char *s)
 	       !strcmp(s, "1.3") ? TLS_1_3_VERSION : 0;
 }
 
+/*
+ * recv() that passes over TLS 1.3 post-handshake messages: a server may
+ * send a NewSessionTicket after the one ktlsd's child read (after a
+ * resumed handshake ktlsd reads none), and ktls hands such a record to
+ * the application as a control record.  A close_notify alert reads as
+ * the end of the stream; any other control record fails with EIO.
+ */
+static int handshake_records;
+
+static ssize_t recv_data(int fd, void *buf, size_t len, int flags)
+{
+	char cbuf[CMSG_SPACE(sizeof(unsigned char))];
+	struct iovec iov;
+	struct msghdr m;
+	struct cmsghdr *c;
+	ssize_t n;
+
+	for (;;) {
+		iov = (struct iovec){ .iov_base = buf, .iov_len = len };
+		m = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		n = recvmsg(fd, &m, flags);
+		if (n < 0)
+			return n;
+		c = CMSG_FIRSTHDR(&m);
+		if (!c || c->cmsg_level != SOL_TLS ||
+		    c->cmsg_type != TLS_GET_RECORD_TYPE ||
+		    *CMSG_DATA(c) == 23)
+			return n;
+		/* close_notify: the end of the data */
+		if (*CMSG_DATA(c) == 21 && n == 2 &&
+		    ((unsigned char *)buf)[0] == 1 &&
+		    ((unsigned char *)buf)[1] == 0)
+			return 0;
+		if (*CMSG_DATA(c) != 22) {
+			fprintf(stderr, "  control record of type %u\n",
+				*CMSG_DATA(c));
+			errno = EIO;
+			return -1;
+		}
+		handshake_records++;
+	}
+}
+
 /* Send @len pattern bytes on @fd while reading them back (echo); @len
  * must be a multiple of 100. */
 static void echo_check(int fd, size_t len)
@@ -678,7 +736,7 @@ static void echo_check(int fd, size_t len)
 				sent += n;
 		}
 		if (p.revents & (POLLIN | POLLERR | POLLHUP)) {
-			n = recv(fd, in + got, len - got, MSG_DONTWAIT);
+			n = recv_data(fd, in + got, len - got, MSG_DONTWAIT);
 			if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
 				fail("echo: recv %zd: %s", n, strerror(errno));
 				break;
@@ -820,6 +878,380 @@ static void t_many(int argc, char **argv)
 		close(fds[i]);
 }
 
+static void t_resume(int argc, char **argv)
+{
+	struct ktls_opts o = { 0 };
+	struct ktls_info info;
+	static char page[65536];
+	char want_line[32], *p;
+	ssize_t n;
+	size_t got = 0;
+	int fd, want;
+
+	REQUIRE(argc == 5, "resume PORT NAME VERSION RESUMED DATA");
+	fd = connect_to(atoi(argv[0]));
+	o.server_name = argv[1];
+	o.profile = getenv("HS_PROFILE");
+	want = atoi(argv[3]);
+	REQUIRE(!ktls_client_handshake(fd, &o), "handshake: %s (%s)",
+		ktls_strerror(errno), strerror(errno));
+	REQUIRE(!ktls_handshake_result(fd, &info), "result: %s",
+		ktls_strerror(errno));
+	fprintf(stderr, "  resumed=%d\n", info.resumed);
+	CHECK(!!info.resumed == !!want, "resumed=%d, want %d", info.resumed,
+	      want);
+	check_info(fd, version_arg(argv[2]), 0);
+	if (!strcmp(argv[4], "echo")) {
+		echo_check(fd, 64000);
+	} else if (!strcmp(argv[4], "www")) {
+		/* openssl s_server -www answers with its own view of the
+		 * session: "New, TLSv1.3, ..." or "Reused, TLSv1.3, ...". */
+		REQUIRE(send(fd, "GET / HTTP/1.0\r\n\r\n", 18, 0) == 18,
+			"send: %s", strerror(errno));
+		while (got < sizeof(page) - 1) {
+			n = recv_data(fd, page + got, sizeof(page) - 1 - got, 0);
+			if (n < 0)
+				fail("www: recv: %s", strerror(errno));
+			if (n <= 0)
+				break;
+			got += n;
+		}
+		page[got] = '\0';
+		snprintf(want_line, sizeof(want_line), "%s, TLSv%s,",
+			 want ? "Reused" : "New", argv[2]);
+		p = strstr(page, want_line);
+		CHECK(p, "www: s_server's page lacks '%s' (%zu bytes)",
+		      want_line, got);
+		if (p)
+			fprintf(stderr, "  s_server says: %.*s\n",
+				(int)strcspn(p, "\n"), p);
+	}
+	if (handshake_records)
+		fprintf(stderr, "  passed over %d post-handshake record%s\n",
+			handshake_records, handshake_records == 1 ? "" : "s");
+	close(fd);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void t_hstime(int argc, char **argv)
+{
+	struct ktls_opts o = { 0 };
+	struct ktls_info info;
+	int i, n, fd, resumed = 0;
+	double *ms, t0;
+
+	REQUIRE(argc == 3, "hstime PORT NAME N");
+	n = atoi(argv[2]);
+	REQUIRE(n > 0 && n <= 1000, "N: 1..1000");
+	ms = calloc(n, sizeof(*ms));
+	REQUIRE(ms, "calloc");
+	o.server_name = argv[1];
+	o.profile = getenv("HS_PROFILE");
+	for (i = 0; i < n; i++) {
+		fd = connect_to(atoi(argv[0]));
+		t0 = now_s();
+		REQUIRE(!ktls_client_handshake(fd, &o), "handshake %d: %s",
+			i, ktls_strerror(errno));
+		ms[i] = (now_s() - t0) * 1000;
+		REQUIRE(!ktls_handshake_result(fd, &info), "result: %s",
+			ktls_strerror(errno));
+		resumed += !!info.resumed;
+		close(fd);
+	}
+	qsort(ms, n, sizeof(*ms), cmp_double);
+	printf("median_ms=%.2f resumed=%d n=%d\n", ms[n / 2], resumed, n);
+	free(ms);
+}
+
+/* ---- ktlsd's session cache, compiled in ---- */
+
+#include "../../helper/ktlsd/resume.c"
+
+static void log_line(const char *lvl, const char *fmt, va_list ap, int err)
+{
+	fprintf(stderr, "  ktlsd %s: ", lvl);
+	vfprintf(stderr, fmt, ap);
+	if (err)
+		fprintf(stderr, ": %s", strerror(err));
+	fprintf(stderr, "\n");
+}
+
+#define LOG_STUB(name, lvl, e)						\
+void name(const char *fmt, ...)						\
+{									\
+	int err = errno;						\
+	va_list ap;							\
+									\
+	va_start(ap, fmt);						\
+	log_line(lvl, fmt, ap, e ? err : 0);				\
+	va_end(ap);							\
+}
+LOG_STUB(log_info, "info", 0)
+LOG_STUB(log_warn, "warn", 0)
+LOG_STUB(log_err, "err", 0)
+LOG_STUB(log_errno, "err", 1)
+static int cp_debug_lines;
+void log_debug(const char *fmt, ...)
+{
+	(void)fmt;
+	cp_debug_lines++;
+}
+
+/* A channel as main.c makes one; returns the child's end. */
+static int cp_channel(int *slot)
+{
+	int cfd, keep;
+
+	*slot = resume_channel_open(&cfd);
+	REQUIRE(*slot >= 0, "channel: %s", strerror(errno));
+	keep = dup(cfd);
+	resume_channel_forked(*slot, cfd, 4242);
+	return keep;
+}
+
+/* Let the parent's loop handle what is pending. */
+static void cp_parent(void)
+{
+	static struct pollfd p[KTLSD_MAX_CHILDREN];
+	int n = resume_pollfds(p, KTLSD_MAX_CHILDREN);
+
+	poll(p, n, 100);
+	resume_poll_done(p, n);
+}
+
+static void cp_key(struct resume_key *k, const char *server)
+{
+	memset(k, 0, sizeof(*k));
+	strcpy(k->profile, "default");
+	snprintf(k->server, sizeof(k->server), "%s", server);
+	strcpy(k->peer, "[127.0.0.1]:443");
+}
+
+static void cp_send(int fd, uint32_t type, const struct resume_key *k,
+		    const void *data, uint32_t len, uint32_t claim)
+{
+	static unsigned char buf[sizeof(struct msg_hdr) + 2 * RESUME_DATA_MAX];
+	struct msg_hdr h = { .type = type, .len = claim };
+
+	h.key = *k;
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), data, len);
+	REQUIRE(send(fd, buf, sizeof(h) + len, 0) ==
+		(ssize_t)(sizeof(h) + len), "send: %s", strerror(errno));
+}
+
+/* GET @server on a fresh channel; returns the length answered, -1 when
+ * the parent closed the channel; the data goes to @out. */
+static int cp_get(const char *server, unsigned char *out)
+{
+	unsigned char buf[sizeof(struct msg_hdr) + RESUME_DATA_MAX];
+	struct resume_key k;
+	struct msg_hdr h;
+	int fd, slot;
+	ssize_t n;
+
+	fd = cp_channel(&slot);
+	cp_key(&k, server);
+	cp_send(fd, MSG_GET, &k, NULL, 0, 0);
+	cp_parent();
+	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	close(fd);
+	cp_parent();
+	if (n <= 0)
+		return -1;
+	REQUIRE((size_t)n >= sizeof(h), "short ENTRY");
+	memcpy(&h, buf, sizeof(h));
+	REQUIRE(h.type == MSG_ENTRY && h.len == n - sizeof(h),
+		"bad ENTRY: type %u len %u in %zd bytes", h.type, h.len, n);
+	if (out)
+		memcpy(out, buf + sizeof(h), h.len);
+	return h.len;
+}
+
+/* After something bad on @fd, the parent must have closed its end. */
+static void cp_expect_closed(int fd, const char *what)
+{
+	char c;
+
+	ssize_t n;
+
+	cp_parent();
+	n = recv(fd, &c, 1, MSG_DONTWAIT);
+	CHECK(n == 0, "%s: the parent kept the channel open (%zd, %s)",
+	      what, n, strerror(errno));
+	close(fd);
+}
+
+static void t_cacheproto(void)
+{
+	struct config cfg = { .ticket_key_rotation = 3600 };
+	static unsigned char data[RESUME_DATA_MAX + 100], got[RESUME_DATA_MAX];
+	struct resume_key k, k2;
+	struct request req = { .id = 1 };
+	gnutls_datum_t d;
+	int fd, slot, i, st, tcp[2], pair[2];
+	pid_t pid;
+
+	REQUIRE(!resume_init(&cfg), "resume_init");
+	REQUIRE(resume_ticket_key() && resume_ticket_key()->size == 64,
+		"no 64-byte ticket key");
+	for (i = 0; i < (int)sizeof(data); i++)
+		data[i] = i * 7 + 1;
+
+	/* Nothing cached: an empty ENTRY.  Then PUT after GET. */
+	CHECK(cp_get("a.example", NULL) == 0, "empty cache answered data");
+	fd = cp_channel(&slot);
+	cp_key(&k, "a.example");
+	cp_send(fd, MSG_GET, &k, NULL, 0, 0);
+	cp_parent();
+	CHECK(recv(fd, got, sizeof(got), 0) == sizeof(struct msg_hdr),
+	      "empty ENTRY expected");
+	cp_send(fd, MSG_PUT, &k, data, 300, 300);
+	/* The child dies right after its PUT: the parent still reads it. */
+	close(fd);
+	cp_parent();
+	CHECK(cp_get("a.example", got) == 300 && !memcmp(got, data, 300),
+	      "the session stored before the child died is not served");
+	CHECK(cp_get("b.example", NULL) == 0, "b.example got a's session");
+
+	/* Garbage, each closing its channel and changing nothing. */
+	fd = cp_channel(&slot);
+	REQUIRE(send(fd, "xyz", 3, 0) == 3, "send");
+	cp_expect_closed(fd, "3 bytes of garbage");
+
+	fd = cp_channel(&slot);
+	cp_send(fd, 99, &k, NULL, 0, 0);
+	cp_expect_closed(fd, "unknown type");
+
+	fd = cp_channel(&slot);
+	cp_send(fd, MSG_GET, &k, data, 10, 50);
+	cp_expect_closed(fd, "length not matching the message");
+
+	fd = cp_channel(&slot);
+	cp_send(fd, MSG_GET, &k, data, 10, 10);
+	cp_expect_closed(fd, "GET with data");
+
+	fd = cp_channel(&slot);
+	cp_send(fd, MSG_GET, &k, NULL, 0, 0);
+	cp_parent();
+	recv(fd, got, sizeof(got), 0);
+	cp_send(fd, MSG_GET, &k, NULL, 0, 0);
+	cp_expect_closed(fd, "second GET");
+
+	fd = cp_channel(&slot);
+	cp_send(fd, MSG_PUT, &k, data, 10, 10);
+	cp_expect_closed(fd, "PUT before GET");
+
+	fd = cp_channel(&slot);
+	cp_key(&k2, "c.example");
+	cp_send(fd, MSG_GET, &k2, NULL, 0, 0);
+	cp_parent();
+	recv(fd, got, sizeof(got), 0);
+	cp_send(fd, MSG_PUT, &k, data + 1, 200, 200);
+	cp_expect_closed(fd, "PUT for a key not asked for");
+
+	fd = cp_channel(&slot);
+	cp_send(fd, MSG_GET, &k, NULL, 0, 0);
+	cp_parent();
+	recv(fd, got, sizeof(got), 0);
+	cp_send(fd, MSG_PUT, &k, data, RESUME_DATA_MAX + 100,
+		RESUME_DATA_MAX + 100);
+	cp_expect_closed(fd, "oversize PUT");
+
+	fd = cp_channel(&slot);
+	memset(&k2, 'x', sizeof(k2));
+	cp_send(fd, MSG_GET, &k2, NULL, 0, 0);
+	cp_expect_closed(fd, "unterminated key");
+
+	fd = cp_channel(&slot);
+	cp_key(&k2, "d.example");
+	k2.peer[0] = '\0';
+	cp_send(fd, MSG_GET, &k2, NULL, 0, 0);
+	cp_expect_closed(fd, "empty peer");
+
+	CHECK(cp_get("a.example", got) == 300 && !memcmp(got, data, 300),
+	      "garbage changed a.example's entry");
+
+	/* A forked child sees none of it. */
+	pid = fork();
+	if (pid == 0) {
+		for (i = 0; i < RESUME_SLOTS; i++)
+			if (arena->entries[i].expires ||
+			    arena->entries[i].len)
+				_exit(1);
+		_exit(0);
+	}
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && !WEXITSTATUS(st),
+	      "a forked child inherited cache entries (no MADV_WIPEONFORK)");
+
+	/* The bound: RESUME_SLOTS more entries push out the least recently
+	 * used, a.example (used again just above) outlives b0. */
+	for (i = 0; i < RESUME_SLOTS; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "b%d.example", i);
+		fd = cp_channel(&slot);
+		cp_key(&k2, name);
+		cp_send(fd, MSG_GET, &k2, NULL, 0, 0);
+		cp_parent();
+		recv(fd, got, sizeof(got), 0);
+		cp_send(fd, MSG_PUT, &k2, data, 20, 20);
+		close(fd);
+		cp_parent();
+		if (i == 0)	/* a.example is now the older */
+			CHECK(cp_get("a.example", NULL) == 300, "a.example lost");
+	}
+	CHECK(cp_get("b0.example", NULL) == 0,
+	      "the least recently used entry was not dropped");
+	CHECK(cp_get("b1.example", NULL) == 20, "b1.example lost");
+	CHECK(cp_get("a.example", NULL) == 300, "a.example lost");
+
+	/* The child's side: answers it must refuse. */
+	i = listen_any(&st);
+	tcp[0] = connect_to(st);
+	tcp[1] = accept(i, NULL, NULL);
+	close(i);
+	req.fd = tcp[0];
+	snprintf(req.server_name, sizeof(req.server_name), "a.example");
+	REQUIRE(!socketpair(AF_UNIX, SOCK_SEQPACKET, 0, pair), "socketpair");
+	child_fd = pair[0];
+	REQUIRE(!make_key(&req, "default", &k2), "make_key: %s",
+		strerror(errno));
+	cp_send(pair[1], MSG_GET, &k2, data, 10, 10);
+	CHECK(resume_fetch(&req, "default", &d) < 0 && !d.data,
+	      "child took a GET as an answer");
+	recv(pair[1], got, sizeof(got), 0);
+	cp_send(pair[1], MSG_ENTRY, &k2, data, 10, 20);
+	CHECK(resume_fetch(&req, "default", &d) < 0 && !d.data,
+	      "child took an answer with a wrong length");
+	recv(pair[1], got, sizeof(got), 0);
+	cp_key(&k, "other.example");
+	cp_send(pair[1], MSG_ENTRY, &k, data, 10, 10);
+	CHECK(resume_fetch(&req, "default", &d) < 0 && !d.data,
+	      "child took another key's session");
+	recv(pair[1], got, sizeof(got), 0);
+	CHECK(resume_fetch(&req, "default", &d) < 0,
+	      "child went on without an answer");
+	recv(pair[1], got, sizeof(got), 0);
+	cp_send(pair[1], MSG_ENTRY, &k2, data, 10, 10);
+	CHECK(resume_fetch(&req, "default", &d) == 0 && d.size == 10 &&
+	      !memcmp(d.data, data, 10), "child refused a good answer");
+	gnutls_free(d.data);
+	close(pair[0]);
+	close(pair[1]);
+	close(tcp[0]);
+	close(tcp[1]);
+	child_fd = -1;
+	resume_exit();
+}
+
 /* A GnuTLS client on @port that sends data and expects it back. */
 static int gnutls_echo_client(int port, const char *cafile, int version)
 {
@@ -913,7 +1345,7 @@ int main(int argc, char **argv)
 		{ "noagent", t_noagent }, { "timeout", t_timeout },
 		{ "cap", t_cap }, { "gate", t_gate }, { "eperm", t_eperm },
 		{ "malformed", t_malformed }, { "close", t_close },
-		{ "agentdeath", t_agentdeath },
+		{ "agentdeath", t_agentdeath }, { "cacheproto", t_cacheproto },
 	};
 	static const struct {
 		const char *name;
@@ -921,7 +1353,8 @@ int main(int argc, char **argv)
 	} args[] = {
 		{ "client", t_client }, { "server", t_server },
 		{ "nonblock", t_nonblock }, { "expect", t_expect },
-		{ "many", t_many },
+		{ "many", t_many }, { "resume", t_resume },
+		{ "hstime", t_hstime },
 	};
 	size_t i;
 
