@@ -1,0 +1,552 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# ktlsctl (status, stats, sockets, connect), the handshake child's seccomp
+# filter, the installed libktls (pkg-config, man pages) and the systemd
+# unit.  Sourced by selftests/handshake/run with ktlsd running.
+#
+# ktlsd runs as nobody: the reload test may not have run (FILTER), so let
+# it read the files it reloads.
+chmod 755 "$W"
+chmod 644 "$W"/*.key
+
+CTL=$REPO/helper/ktlsctl/ktlsctl
+
+# ktlsctl_run EXPECTED_STATUS ARGS...: run ktlsctl, output to $W/ctl.out,
+# fail unless it exits EXPECTED_STATUS.
+ktlsctl_run() {
+	local want=$1 rc
+	shift
+	"$CTL" "$@" >"$W/ctl.out" 2>&1
+	rc=$?
+	if [ "$rc" != "$want" ]; then
+		echo "ktlsctl $*: exit $rc, expected $want"
+		cat "$W/ctl.out"
+		return 1
+	fi
+}
+
+# ctl_has TEXT: $W/ctl.out contains TEXT (a grep -E pattern).
+ctl_has() {
+	ctl_has_file "$W/ctl.out" "$1"
+}
+ctl_has_file() {	# FILE TEXT
+	grep -Eq -- "$2" "$1" && return 0
+	echo "no '$2' in:"
+	cat "$1"
+	return 1
+}
+
+# reload_conf: SIGHUP ktlsd and wait for the reload it causes.
+reload_conf() {
+	local before
+	before=$(grep -c "SIGHUP: reloaded" "$W/ktlsd.log")
+	kill -HUP "$ktlsd_pid"
+	for _ in $(seq 100); do
+		[ "$(grep -c "SIGHUP: reloaded" "$W/ktlsd.log")" -gt "$before" ] &&
+			return 0
+		sleep 0.1
+	done
+	echo "ktlsd did not reload"
+	return 1
+}
+
+ktlsctl_usage() {
+	local rc=0
+	ktlsctl_run 2 || rc=1
+	ktlsctl_run 2 frobnicate && ctl_has "unknown command 'frobnicate'" ||
+		rc=1
+	ktlsctl_run 2 status extra || rc=1
+	ktlsctl_run 2 stats -x || rc=1
+	ktlsctl_run 2 stats extra || rc=1
+	ktlsctl_run 2 sockets extra || rc=1
+	ktlsctl_run 2 connect || rc=1
+	ktlsctl_run 2 connect 127.0.0.1 && ctl_has "is not HOST:PORT" || rc=1
+	ktlsctl_run 2 connect ::1:443 || rc=1
+	ktlsctl_run 2 connect '[::1]443' || rc=1
+	ktlsctl_run 2 connect 127.0.0.1: || rc=1
+	ktlsctl_run 2 connect a:1 b:2 || rc=1
+	ktlsctl_run 2 connect -t 0 127.0.0.1:1 && ctl_has "1..600000" || rc=1
+	ktlsctl_run 2 connect -t 600001 127.0.0.1:1 || rc=1
+	ktlsctl_run 2 connect -t 5s 127.0.0.1:1 || rc=1
+	ktlsctl_run 2 connect -q 127.0.0.1:1 || rc=1
+	ktlsctl_run 0 -h && ctl_has "^usage: ktlsctl status" || rc=1
+	return $rc
+}
+t ktlsctl_usage ktlsctl_usage
+
+ktlsctl_status() {
+	local max
+	ktlsctl_run 0 status || return 1
+	max=$(cat /sys/module/ktls/parameters/handshake_max_pending)
+	ctl_has "^module: ktls loaded, refcount [0-9]+$" &&
+		ctl_has "^  parameter handshake_max_pending = $max$" &&
+		ctl_has "^netlink: family \"ktls\" id [0-9]+, group \"handshake\" id [0-9]+$" &&
+		ctl_has "^agent: listening: pid $ktlsd_pid \(ktlsd\), netlink port [0-9]+$"
+}
+t ktlsctl_status ktlsctl_status
+
+# The module missing (hidden in a mount namespace): exit 1.
+ktlsctl_status_no_module() {
+	unshare -m sh -c "mount -t tmpfs none /sys/module && exec $CTL status" \
+		>"$W/ctl.out" 2>&1
+	local rc=$?
+	cat "$W/ctl.out"
+	[ $rc = 1 ] && ctl_has "^module: ktls not loaded"
+}
+t ktlsctl_status_no_module ktlsctl_status_no_module
+
+# ktlsd stopped: no agent (exit 3), and connect fails with ECONNREFUSED.
+ktlsctl_status_no_agent() {
+	local rc=0
+	stop_ktlsd
+	ktlsctl_run 3 status &&
+		ctl_has "^agent: none listening" || rc=1
+	if serve srv NORMAL; then
+		ktlsctl_run 1 connect "127.0.0.1:$PORT" -n localhost &&
+			ctl_has "no handshake agent: is ktlsd running\? \(ECONNREFUSED\)" ||
+			rc=1
+		unserve
+	else
+		rc=1
+	fi
+	cat "$W/ktlsd.log" >>"$W/ktlsd-before-ktlsctl.log"
+	start_ktlsd "$W/ktlsd.log" || { echo "ktlsd did not restart"; rc=1; }
+	ktlsctl_run 0 status || rc=1
+	return $rc
+}
+t ktlsctl_status_no_agent ktlsctl_status_no_agent
+
+# stats: the text is the file; a handshake moves TlsTxSw and TlsRxSw.
+stat_of() {	# NAME: from ktlsctl stats -j
+	"$CTL" stats -j | python3 -c \
+		"import json, sys; print(json.load(sys.stdin)['$1'])"
+}
+ktlsctl_stats() {
+	local tx rx tx2 rx2 rc=0
+	ktlsctl_run 0 stats || return 1
+	cmp "$W/ctl.out" /proc/net/ktls_stat || return 1
+	tx=$(stat_of TlsTxSw) && rx=$(stat_of TlsRxSw) || return 1
+	serve srv NORMAL || return 1
+	ktlsctl_run 0 connect "127.0.0.1:$PORT" -n localhost || rc=1
+	unserve
+	tx2=$(stat_of TlsTxSw) && rx2=$(stat_of TlsRxSw) || return 1
+	echo "TlsTxSw $tx -> $tx2, TlsRxSw $rx -> $rx2"
+	[ "$tx2" -gt "$tx" ] && [ "$rx2" -gt "$rx" ] || rc=1
+	return $rc
+}
+t ktlsctl_stats ktlsctl_stats
+
+ktlsctl_stats_no_file() {
+	unshare -m sh -c "mount -t tmpfs none /proc && exec $CTL stats" \
+		>"$W/ctl.out" 2>&1
+	local rc=$?
+	[ $rc = 1 ] && ctl_has "ktls_stat: No such file or directory \(is ktls.ko loaded\?\)"
+}
+t ktlsctl_stats_no_file ktlsctl_stats_no_file
+
+# connect: what was negotiated, over IPv4 and IPv6.
+ktlsctl_connect() {
+	local rc=0
+	serve srv "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-256-GCM" ||
+		return 1
+	ktlsctl_run 0 connect "127.0.0.1:$PORT" -n localhost &&
+		ctl_has "^version: TLS 1.3$" &&
+		ctl_has "^cipher: AES-GCM-256$" &&
+		ctl_has "^alpn: -$" &&
+		ctl_has "^peer: .*CN=localhost" &&
+		ctl_has "^resumed: no$" || rc=1
+	ktlsctl_run 0 connect -n localhost -t 20000 "[::1]:$PORT" &&
+		ctl_has "^version: TLS 1.3$" || rc=1
+	unserve
+	serve srv "NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+CHACHA20-POLY1305" ||
+		return 1
+	ktlsctl_run 0 connect "localhost:$PORT" &&
+		ctl_has "^version: TLS 1.2$" &&
+		ctl_has "^cipher: CHACHA20-POLY1305$" || rc=1
+	unserve
+	return $rc
+}
+t ktlsctl_connect ktlsctl_connect
+
+# ALPN: gnutls-serv that speaks only "ktls-test/1".
+ktlsctl_connect_alpn() {
+	local p=4480 sp rc=0
+	gnutls-serv --echo --noticket -q -p $p --alpn=ktls-test/1 \
+		--x509certfile "$W/srv.pem" --x509keyfile "$W/srv.key" \
+		>"$W/alpn-serv.log" 2>&1 &
+	sp=$!
+	for _ in $(seq 100); do
+		ss -ltn | grep -q ":$p " && break
+		sleep 0.1
+	done
+	ktlsctl_run 0 connect -a h2,ktls-test/1 "127.0.0.1:$p" -n localhost &&
+		ctl_has "^alpn: ktls-test/1$" || rc=1
+	kill $sp
+	wait $sp 2>/dev/null
+	return $rc
+}
+t ktlsctl_connect_alpn ktlsctl_connect_alpn
+
+ktlsctl_connect_fail() {
+	local rc=0
+	serve srv NORMAL || return 1
+	ktlsctl_run 1 connect "127.0.0.1:$PORT" -n wrong.example &&
+		ctl_has "failed: certificate does not match the server name \(EACCES\)" ||
+		rc=1
+	ktlsctl_run 1 connect -p nosuchprofile "127.0.0.1:$PORT" -n localhost &&
+		ctl_has "no such profile in ktlsd.conf.*\(ENOENT\)" || rc=1
+	ktlsctl_run 1 connect -a 'bad alpn' "127.0.0.1:$PORT" &&
+		ctl_has "\(EINVAL\)" || rc=1
+	unserve
+	# Nothing listens there any more.
+	ktlsctl_run 1 connect "127.0.0.1:$PORT" &&
+		ctl_has "connect to 127.0.0.1 port $PORT: Connection refused" ||
+		rc=1
+	ktlsctl_run 1 connect no-such-host.invalid:443 &&
+		ctl_has "^ktlsctl: no-such-host.invalid port 443: " || rc=1
+	return $rc
+}
+t ktlsctl_connect_fail ktlsctl_connect_fail
+
+# sockets: two live ktls clients (IPv4, IPv6) through gnutls-serv --echo.
+# Their rows carry version, cipher and byte counts that grow with the
+# traffic; gnutls-serv's own sockets (plain TCP) are not listed.
+sock_row() {	# PEER: the row of the socket connected to PEER
+	timeout 20 "$CTL" sockets | awk -v p="$1" '$2 == p'
+}
+ktlsctl_sockets() {
+	local c4 c6 r1 r2 rc=0 a1 a2 b1 b2 peer
+	serve srv "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM" ||
+		return 1
+	rm -f "$W/in4" "$W/in6"
+	mkfifo "$W/in4" "$W/in6"
+	"$REPO/helper/examples/ktls-client" 127.0.0.1 "$PORT" localhost \
+		<"$W/in4" >"$W/got4" 2>"$W/c4.err" &
+	c4=$!
+	"$REPO/helper/examples/ktls-client" ::1 "$PORT" localhost \
+		<"$W/in6" >"$W/got6" 2>"$W/c6.err" &
+	c6=$!
+	# Read-write opens of a FIFO do not wait for the other end.
+	exec 7<>"$W/in4" 8<>"$W/in6"
+	for _ in $(seq 100); do
+		grep -q "^TLS" "$W/c4.err" && grep -q "^TLS" "$W/c6.err" && break
+		sleep 0.1
+	done
+	echo "clients: $(cat "$W/c4.err" "$W/c6.err" | tr '\n' ' ')"
+	timeout 20 "$CTL" sockets >"$W/ctl.out" 2>&1 || rc=1
+	cat "$W/ctl.out"
+	ctl_has "^LOCAL +PEER +STATE +ULP +TLS +CIPHER +TX +RX +BYTES_ACKED +BYTES_RECV$" ||
+		rc=1
+	for peer in "127.0.0.1:$PORT" "[::1]:$PORT"; do
+		r1=$(sock_row "$peer")
+		echo "$r1" | grep -Eq "ESTABLISHED +ktls +1.3 +AES-GCM-128 +sw +sw +[0-9]+ +[0-9]+$" ||
+			{ echo "no ktls row for $peer: '$r1'"; rc=1; }
+	done
+	# gnutls-serv's side of the connections is plain TCP.
+	awk 'NR > 1 {print $1}' "$W/ctl.out" | grep -E ":$PORT\$" &&
+		{ echo "plain TCP listed"; rc=1; }
+
+	# 100 kB echoed in 10 kB pieces: ktls-client writes a piece at once
+	# and reads the echo between pieces, so no buffer fills up.
+	r1=$(sock_row "127.0.0.1:$PORT")
+	: >"$W/sock.data"
+	for i in $(seq 10); do
+		head -c 10000 /dev/urandom | timeout 20 tee -a "$W/sock.data" >&7
+		for _ in $(seq 100); do
+			[ "$(stat -c %s "$W/got4")" -ge $((i * 10000)) ] && break
+			sleep 0.1
+		done
+	done
+	cmp "$W/sock.data" "$W/got4" || rc=1
+	r2=$(sock_row "127.0.0.1:$PORT")
+	echo "before: $r1"
+	echo "after:  $r2"
+	a1=$(echo "$r1" | awk '{print $9}') b1=$(echo "$r1" | awk '{print $10}')
+	a2=$(echo "$r2" | awk '{print $9}') b2=$(echo "$r2" | awk '{print $10}')
+	[ -n "$a1" ] && [ -n "$a2" ] &&
+		[ "$a2" -ge $((a1 + 100000)) ] && [ "$b2" -ge $((b1 + 100000)) ] ||
+		{ echo "byte counts did not grow by 100000"; rc=1; }
+
+	exec 7>&- 8>&-
+	kill -9 "$c4" "$c6" 2>/dev/null
+	for p in "$c4" "$c6"; do
+		for _ in $(seq 50); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$p" 2>/dev/null; then
+			echo "ktls-client $p does not die: $(cat "/proc/$p/wchan")"
+			cat "/proc/$p/stack"
+			rc=1
+		else
+			wait "$p" 2>/dev/null
+		fi
+	done
+	unserve
+	[ $rc = 0 ] || ss -tine
+	return $rc
+}
+t ktlsctl_sockets ktlsctl_sockets
+
+# Without CAP_NET_ADMIN the kernel hides the ULP: a clear refusal.
+ktlsctl_sockets_unprivileged() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+		--bounding-set=-all "$CTL" sockets >"$W/ctl.out" 2>&1
+	local rc=$?
+	[ $rc = 1 ] && ctl_has "only to CAP_NET_ADMIN: run as root"
+}
+t ktlsctl_sockets_unprivileged ktlsctl_sockets_unprivileged
+
+# The sandbox: a handshake child held mid-handshake (gnutls-serv stopped,
+# so the ServerHello never comes) runs under a seccomp filter; with
+# "sandbox = no" it does not.
+seccomp_of_child() {	# prints the Seccomp: field of ktlsd's child
+	local cp pid n
+	# No child left from an earlier request.
+	for _ in $(seq 50); do
+		pgrep -P "$ktlsd_pid" >/dev/null || break
+		sleep 0.1
+	done
+	n=$(grep -c "sandbox: " "$W/ktlsd.log")
+	"$CTL" connect -t 4000 "127.0.0.1:$PORT" -n localhost \
+		>"$W/held.out" 2>&1 &
+	cp=$!
+	for _ in $(seq 50); do
+		pid=$(pgrep -P "$ktlsd_pid" | head -n1)
+		[ -n "$pid" ] &&
+			[ "$(grep -c "sandbox: " "$W/ktlsd.log")" -gt "$n" ] &&
+			break
+		sleep 0.1
+	done
+	sleep 0.2
+	if [ -n "$pid" ]; then
+		grep -E "^Seccomp(_filters)?:" "/proc/$pid/status" >&2
+		awk '$1 == "Seccomp:" {print $2}' "/proc/$pid/status"
+	fi
+	wait "$cp"
+}
+ktlsctl_sandbox() {
+	local rc=0 mode
+	serve srv NORMAL || return 1
+	kill -STOP "$serv_pid"
+	mode=$(seccomp_of_child)
+	echo "sandbox on: Seccomp: $mode"
+	[ "$mode" = 2 ] || rc=1
+	# The held request ended by its timeout, not by a killed child.
+	ctl_has_file "$W/held.out" "handshake timed out \(ETIMEDOUT\)" || rc=1
+	grep -q "sandbox: seccomp filter on" "$W/ktlsd.log" || rc=1
+
+	cp "$W/ktlsd.conf" "$W/ktlsd.conf.sandbox"
+	sed -i '/^max_children/a sandbox = no' "$W/ktlsd.conf"
+	reload_conf || rc=1
+	mode=$(seccomp_of_child)
+	echo "sandbox = no: Seccomp: $mode"
+	[ "$mode" = 0 ] || rc=1
+	ctl_has_file "$W/held.out" "handshake timed out \(ETIMEDOUT\)" || rc=1
+	cp "$W/ktlsd.conf.sandbox" "$W/ktlsd.conf"
+	reload_conf || rc=1
+	kill -CONT "$serv_pid"
+	unserve
+	# After the reload the filter is back, and handshakes still work.
+	serve srv NORMAL || return 1
+	ktlsctl_run 0 connect "127.0.0.1:$PORT" -n localhost || rc=1
+	unserve
+	return $rc
+}
+t ktlsctl_sandbox ktlsctl_sandbox
+
+# The filter itself (helper/ktlsd/sandbox.o, as built): a program installs
+# it (unless given "off"), then makes one call.  What a handshake needs
+# survives; the rest dies of SIGSYS (exit 159 from the shell).
+ktlsctl_sandbox_kills() {
+	local rc=0 call want got
+	cat >"$W/sb.c" <<-'EOF'
+	#include <fcntl.h>
+	#include <stdio.h>
+	#include <stdlib.h>
+	#include <string.h>
+	#include <unistd.h>
+	#include <sys/mman.h>
+	#include <sys/random.h>
+	#include <sys/socket.h>
+	#include <sys/syscall.h>
+	#include "ktlsd.h"
+
+	void log_debug(const char *fmt, ...) { (void)fmt; }
+	void log_warn(const char *fmt, ...) { (void)fmt; }
+	void log_errno(const char *fmt, ...) { perror(fmt); }
+
+	int main(int argc, char **argv)
+	{
+		struct config cfg = { .sandbox = argc < 3 };
+		int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+		const char *c = argc > 1 ? argv[1] : "";
+		char buf[16];
+		void *p;
+
+		if (sandbox_enter(&cfg))
+			return 10;
+		p = malloc(1 << 20);	/* mmap */
+		free(p);
+		if (getrandom(buf, sizeof(buf), 0) != sizeof(buf))
+			return 11;
+		printf("ready\n");
+		fflush(stdout);
+		if (!strcmp(c, "open"))
+			open("/etc/hostname", O_RDONLY);
+		if (!strcmp(c, "setsockopt_socket"))
+			setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (!strcmp(c, "setsockopt_tls"))	/* refused, not killed */
+			setsockopt(s, 282, 1, &one, sizeof(one));
+		if (!strcmp(c, "socket_inet"))
+			socket(AF_INET, SOCK_STREAM, 0);
+		if (!strcmp(c, "socket_unix"))
+			socket(AF_UNIX, SOCK_DGRAM, 0);
+		if (!strcmp(c, "mmap_exec"))
+			mmap(NULL, 4096, PROT_READ | PROT_EXEC,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (!strcmp(c, "fork"))
+			fork();
+		if (!strcmp(c, "int80"))	/* i386 getpid */
+			__asm__ volatile("int $0x80" : : "a"(20));
+		if (!strcmp(c, "x32"))		/* x32 getpid */
+			syscall(0x40000000 | 39);
+		printf("survived %s\n", c);
+		return 0;
+	}
+	EOF
+	gcc -std=gnu11 -Wall -Werror -I"$REPO/helper/ktlsd" \
+		$(pkg-config --cflags gnutls) -o "$W/sb" "$W/sb.c" \
+		"$REPO/helper/ktlsd/sandbox.o" || return 1
+	local calls="none:0 setsockopt_tls:0 socket_unix:0 open:159
+		     setsockopt_socket:159 socket_inet:159 mmap_exec:159
+		     fork:159 x32:159"
+	# i386 calls, if this kernel takes them at all.
+	if bash -c '"$0" int80 off' "$W/sb" >/dev/null 2>&1; then
+		calls="$calls int80:159"
+	else
+		echo "int80: no i386 emulation in this kernel; not checked"
+	fi
+	for call in $calls; do
+		want=${call#*:}
+		call=${call%%:*}
+		bash -c '"$0" "$1" >"$2" 2>&1' "$W/sb" "$call" "$W/sb.out" \
+			2>/dev/null
+		got=$?
+		echo "$call: exit $got (want $want): $(tr '\n' ' ' <"$W/sb.out")"
+		grep -q "ready" "$W/sb.out" || rc=1
+		[ "$got" = "$want" ] || rc=1
+	done
+	return $rc
+}
+t ktlsctl_sandbox_kills ktlsctl_sandbox_kills
+
+ktlsctl_sandbox_conf_bad() {
+	printf 'sandbox = maybe\n[profile default]\n' >"$W/sandbox-bad.conf"
+	! "$KTLSD" -n -c "$W/sandbox-bad.conf" 2>"$W/err" &&
+		grep -q "sandbox-bad.conf:1: expected yes or no, not 'maybe'" \
+			"$W/err"
+}
+t ktlsctl_sandbox_conf_bad ktlsctl_sandbox_conf_bad
+
+# libktls as installed: make install into a staging root, then build a
+# program with pkg-config (PKG_CONFIG_SYSROOT_DIR), link it against the
+# shared library and run it against gnutls-serv.  The sources are copied
+# first: the guest sees the repository read-only.
+stage_install() {	# into $W/stage, once
+	[ -d "$W/stage" ] && return 0
+	rm -rf "$W/src"
+	mkdir -p "$W/src"
+	cp -a "$REPO/helper" "$REPO/uapi" "$W/src/" &&
+		make -s -C "$W/src/helper" install DESTDIR="$W/stage" \
+			PREFIX=/usr
+}
+ktlsctl_pkgconfig() {
+	local d=$W/stage rc=0
+	stage_install || return 1
+	cat >"$W/pc.c" <<-'EOF'
+	#include <errno.h>
+	#include <stdio.h>
+	#include <stdlib.h>
+	#include <string.h>
+	#include <unistd.h>
+	#include <arpa/inet.h>
+	#include <sys/socket.h>
+	#include <ktls/ktls.h>
+
+	int main(int argc, char **argv)
+	{
+		struct sockaddr_in a = { .sin_family = AF_INET };
+		struct ktls_opts o = { .server_name = "localhost" };
+		struct ktls_info info;
+		char buf[16] = "";
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		(void)argc;
+		a.sin_port = htons(atoi(argv[1]));
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) ||
+		    ktls_client_handshake(fd, &o) ||
+		    ktls_handshake_result(fd, &info)) {
+			printf("failed: %s\n", ktls_strerror(errno));
+			return 1;
+		}
+		if (write(fd, "ping", 4) != 4 || read(fd, buf, 4) != 4)
+			return 1;
+		printf("version %#x echo %s\n", info.version, buf);
+		return strcmp(buf, "ping") != 0;
+	}
+	EOF
+	local flags
+	flags=$(PKG_CONFIG_PATH=$d/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$d \
+		pkg-config --cflags --libs libktls) || return 1
+	echo "pkg-config: $flags"
+	case "$flags" in *"-I$d/usr/include"*"-L$d/usr/lib"*) ;; *) rc=1 ;; esac
+	gcc -std=gnu11 -Wall -Werror -o "$W/pc" "$W/pc.c" $flags || return 1
+	LD_LIBRARY_PATH=$d/usr/lib ldd "$W/pc" | grep -q "$d/usr/lib/libktls.so.0" ||
+		{ echo "not linked against the installed libktls.so.0"; rc=1; }
+	serve srv NORMAL || return 1
+	LD_LIBRARY_PATH=$d/usr/lib "$W/pc" "$PORT" || rc=1
+	unserve
+	# What else make install put there.
+	for f in usr/sbin/ktlsd usr/sbin/ktlsctl usr/share/man/man8/ktlsctl.8 \
+		 usr/share/man/man3/libktls.3 usr/lib/systemd/system/ktlsd.service; do
+		[ -e "$d/$f" ] || { echo "not installed: $f"; rc=1; }
+	done
+	return $rc
+}
+t ktlsctl_pkgconfig ktlsctl_pkgconfig
+
+# The man pages render without a warning.
+ktlsctl_man() {
+	local p out rc=0
+	for p in ktlsctl.8 libktls.3 ktlsd.8 ktlsd.conf.5; do
+		out=$(LC_ALL=C.UTF-8 groff -man -ww -z -Tutf8 \
+			"$REPO/helper/man/$p" 2>&1)
+		[ -z "$out" ] || { echo "$p: $out"; rc=1; }
+	done
+	return $rc
+}
+t ktlsctl_man ktlsctl_man
+
+# The systemd unit as installed: systemd-analyze verify finds nothing to
+# say (its commands pointed at the staging root, where they exist): no
+# unknown or misspelt setting, no missing command or man page.
+ktlsctl_unit() {
+	local d=$W/stage u=$W/unit/ktlsd.service out
+	command -v systemd-analyze >/dev/null || { echo "no systemd-analyze"; return 1; }
+	stage_install || return 1
+	mkdir -p "$W/unit"
+	grep -q "^ExecStart=/usr/sbin/ktlsd$" \
+		"$d/usr/lib/systemd/system/ktlsd.service" ||
+		{ echo "ExecStart does not name the installed ktlsd"; return 1; }
+	sed "s|=/usr/sbin/|=$d/usr/sbin/|" \
+		"$d/usr/lib/systemd/system/ktlsd.service" >"$u"
+	# Documentation= is checked with man(1): the installed pages.
+	out=$(MANPATH=$d/usr/share/man SYSTEMD_LOG_LEVEL=notice \
+		systemd-analyze verify "$u" 2>&1)
+	echo "$out"
+	[ -z "$out" ]
+}
+t ktlsctl_unit ktlsctl_unit
