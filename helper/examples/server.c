@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/tls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,21 @@
 #include <sys/stat.h>
 
 #include "../lib/ktls.h"
+
+static const char *cipher_name(unsigned int cipher)
+{
+	switch (cipher) {
+	case TLS_CIPHER_AES_GCM_128:
+		return "AES-128-GCM";
+	case TLS_CIPHER_AES_GCM_256:
+		return "AES-256-GCM";
+	case TLS_CIPHER_AES_CCM_128:
+		return "AES-128-CCM";
+	case TLS_CIPHER_CHACHA20_POLY1305:
+		return "CHACHA20-POLY1305";
+	}
+	return "an unknown cipher";
+}
 
 static void serve(int fd, const char *path)
 {
@@ -40,8 +56,9 @@ static void serve(int fd, const char *path)
 			perror("sendfile");
 			break;
 		}
-	fprintf(stderr, "sent %lld bytes over TLS %s\n", (long long)off,
-		info.version == 0x0304 ? "1.3" : "1.2");
+	fprintf(stderr, "sent %lld bytes with sendfile() over TLS %s, %s\n",
+		(long long)off, info.version == 0x0304 ? "1.3" : "1.2",
+		cipher_name(info.cipher));
 	close(file);
 }
 
