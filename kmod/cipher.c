@@ -115,15 +115,14 @@ int ktls_prot_init(struct ktls_prot *prot, u16 version,
 	return 0;
 }
 
-/* A keyed transform and its request, or an ERR_PTR in *aead. */
-static int ktls_dir_alloc(struct ktls_dir *d, const struct ktls_prot *prot,
+/* A keyed transform, or an error and NULL in *aead. */
+static int ktls_dir_alloc(const struct ktls_prot *prot,
 			  const struct tls_crypto_info *info,
-			  struct crypto_aead **aead, struct aead_request **req)
+			  struct crypto_aead **aead)
 {
 	const struct ktls_cipher *c = prot->cipher;
 	int err;
 
-	*req = NULL;
 	*aead = crypto_alloc_aead(c->alg, 0, 0);
 	if (IS_ERR(*aead)) {
 		err = PTR_ERR(*aead);
@@ -138,15 +137,6 @@ static int ktls_dir_alloc(struct ktls_dir *d, const struct ktls_prot *prot,
 	err = crypto_aead_setauthsize(*aead, c->tag_size);
 	if (err)
 		goto err_free_aead;
-	*req = aead_request_alloc(*aead, GFP_KERNEL);
-	if (!*req) {
-		err = -ENOMEM;
-		goto err_free_aead;
-	}
-	aead_request_set_callback(*req, CRYPTO_TFM_REQ_MAY_BACKLOG |
-				  CRYPTO_TFM_REQ_MAY_SLEEP,
-				  crypto_req_done, &d->wait);
-	aead_request_set_ad(*req, prot->aad_size);
 	return 0;
 
 err_free_aead:
@@ -174,7 +164,8 @@ int ktls_dir_init(struct ktls_dir *d, const struct ktls_prot *prot,
 	int err;
 
 	crypto_init_wait(&d->wait);
-	err = ktls_dir_alloc(d, prot, info, &d->aead, &d->req);
+	d->req = NULL;
+	err = ktls_dir_alloc(prot, info, &d->aead);
 	if (err) {
 		memzero_explicit(d, sizeof(*d));
 		return err;
@@ -191,25 +182,49 @@ int ktls_dir_rekey(struct ktls_dir *d, const struct ktls_prot *prot,
 		   const struct tls_crypto_info *info)
 {
 	struct crypto_aead *aead;
-	struct aead_request *req;
 	int err;
 
-	err = ktls_dir_alloc(d, prot, info, &aead, &req);
+	err = ktls_dir_alloc(prot, info, &aead);
 	if (err)
 		return err;
-	aead_request_free(d->req);
+	ktls_dir_put_req(d);	/* it belongs to the old transform */
 	crypto_free_aead(d->aead);
 	d->aead = aead;
-	d->req = req;
 	memzero_explicit(&d->info, sizeof(d->info));
 	ktls_dir_load(d, prot, info);
 	return 0;
 }
 
-void ktls_dir_free(struct ktls_dir *d)
+/*
+ * The direction's request, allocated when it is first needed (an idle
+ * socket has none) and dropped with ktls_dir_put_req().  TX records carry
+ * requests of their own (tx_sw.c); this one serves RX.
+ */
+int ktls_dir_get_req(struct ktls_dir *d, const struct ktls_prot *prot,
+		     gfp_t gfp)
+{
+	if (d->req)
+		return 0;
+	d->req = aead_request_alloc(d->aead, gfp);
+	if (!d->req)
+		return -ENOMEM;
+	aead_request_set_callback(d->req, CRYPTO_TFM_REQ_MAY_BACKLOG |
+				  CRYPTO_TFM_REQ_MAY_SLEEP,
+				  crypto_req_done, &d->wait);
+	aead_request_set_ad(d->req, prot->aad_size);
+	return 0;
+}
+
+void ktls_dir_put_req(struct ktls_dir *d)
 {
 	if (d->req)
 		aead_request_free(d->req);	/* zeroes it */
+	d->req = NULL;
+}
+
+void ktls_dir_free(struct ktls_dir *d)
+{
+	ktls_dir_put_req(d);
 	if (d->aead)
 		crypto_free_aead(d->aead);	/* zeroes the key schedule */
 	memzero_explicit(d, sizeof(*d));

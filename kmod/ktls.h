@@ -18,10 +18,13 @@
  * Locking (the order never varies):
  *
  *   ctx->tx_lock (mutex)   serialises every TX writer: sendmsg, sendpage,
- *                          splice_eof and the deferred push work.  A writer
- *                          may sleep waiting for socket memory, which drops
- *                          the socket lock; tx_lock keeps a second writer
- *                          from starting a record in the middle of ours.
+ *                          splice_eof, shutdown's drain and the deferred
+ *                          push work.  A writer may sleep waiting for
+ *                          socket memory, which drops the socket lock;
+ *                          tx_lock keeps a second writer from starting a
+ *                          record in the middle of ours.  The workers
+ *                          encrypting records (tx_sw.c) take no lock: a
+ *                          record in CRYPT state is theirs alone.
  *   rx.reader              not a lock but used as one, under the socket
  *                          lock: set for the whole of a recvmsg or splice,
  *                          which may sleep for data with the socket lock
@@ -72,6 +75,9 @@
 #define KTLS_TYPE_HANDSHAKE	22
 #define KTLS_TYPE_DATA		23
 
+/* Handshake message types the record layer looks at (TLS 1.3). */
+#define KTLS_HANDSHAKE_NEW_SESSION_TICKET	4
+
 
 /* Room for the largest record we accept, header included: it is staged
  * here when it cannot stay in the TCP queue, and decrypted in place. */
@@ -112,7 +118,7 @@ struct ktls_prot {
 /* Crypto state of one direction. */
 struct ktls_dir {
 	struct crypto_aead *aead;
-	struct aead_request *req;	/* reused for every record */
+	struct aead_request *req;	/* RX: on demand (ktls_dir_get_req) */
 	struct crypto_wait wait;
 	u8 aad[KTLS_AAD_MAX];
 	u8 nonce[KTLS_NONCE_SIZE];	/* salt || iv, iv advanced for 1.2 */
@@ -142,20 +148,42 @@ struct ktls_frag {
 
 #define KTLS_TX_FRAGS	16
 
+/* Records in flight per socket: open, with the worker, or sealed. */
+#define KTLS_TX_RECS	4
+
+struct ktls_tx;
+
+/* One TX record (tx_sw.c has its life); allocated on first use. */
+struct ktls_tx_rec {
+	struct ktls_frag frags[KTLS_TX_FRAGS];
+	struct scatterlist sg[KTLS_TX_FRAGS + 1];
+	struct ktls_tx *tx;
+	struct aead_request *req;	/* for tx->d.aead; dropped on rekey */
+	struct crypto_wait wait;
+	struct work_struct work;	/* encrypts it on ktls_tx_wq */
+	u8 aad[KTLS_AAD_MAX];
+	u8 iv[KTLS_IV_MAX];		/* wiped once encrypted */
+	u8 nfrags;
+	u8 type;			/* content type */
+	u8 state;			/* KTLS_REC_*, see tx_sw.c */
+	u32 len;			/* plaintext bytes */
+	u32 plain;			/* bytes encrypted: len + inner type */
+	u32 push_frag;			/* sealed: next frag to hand to TCP */
+	u32 push_off;			/* sealed: offset inside that frag */
+	int err;			/* the worker's encryption result */
+};
+
 struct ktls_tx {
 	struct ktls_dir d;
 	struct page_frag pfrag;		/* pages records are built in */
-	/* The record being filled (open) or being pushed to TCP (sealed). */
-	struct ktls_frag frags[KTLS_TX_FRAGS];
-	struct scatterlist sg[KTLS_TX_FRAGS + 1];
-	u8 nfrags;
-	bool open;		/* accepting more plaintext */
-	bool sealed;		/* encrypted, waiting for TCP to take it */
-	u8 type;		/* content type of the open record */
-	u32 len;		/* plaintext bytes in the open record */
-	u32 push_frag;		/* sealed: next frag to hand to TCP */
-	u32 push_off;		/* sealed: offset inside that frag */
+	/* Ring of records, oldest (next to push) at head. */
+	struct ktls_tx_rec *recs[KTLS_TX_RECS];
+	u8 head;
+	u8 count;
+	/* The record last given to the worker (maybe done by now). */
+	struct ktls_tx_rec *crypt_busy;
 	bool in_push;		/* inside do_tcp_sendpages() */
+	bool close_later;	/* the open record failed to close (memory) */
 	int err;		/* sticky, negative */
 	/* Finishes a push: after write_space, or retries one that failed
 	 * for memory while TCP had room (tx_push_later). */
@@ -173,10 +201,14 @@ struct ktls_rx {
 				 * or decrypted until a new TLS_RX key */
 	int err;		/* sticky, negative */
 	/* One record's worth of pages: a staged record, decrypted in place,
-	 * or the plaintext of a record decrypted out of the TCP queue. */
+	 * or the plaintext of a record decrypted out of the TCP queue.
+	 * Allocated on demand, freed when the socket has nothing to read
+	 * (rx_sw.c); stage_work retries an allocation softirq could not do. */
 	struct page *pages[KTLS_RX_BUF_PAGES];
 	struct scatterlist sg_dst[KTLS_RX_BUF_PAGES + 1];
 	struct scatterlist *sg_src;	/* KTLS_RX_SG_MAX + 1 entries */
+	struct work_struct stage_work;
+	u32 buf_dirty;		/* bytes of the buffer written since allocated */
 	u32 pt_off;		/* plaintext still to deliver: buf offset */
 	u32 pt_len;		/* and length */
 	u8 pt_type;
@@ -190,6 +222,8 @@ struct ktls_rx {
 	bool reader;
 	wait_queue_head_t reader_wq;
 	bool no_pad;		/* TLS_RX_EXPECT_NO_PAD */
+	bool zc_padded;		/* TLS 1.3: the peer padded a record; stop
+				 * guessing zero-copy unless no_pad */
 	u8 zc_tail;		/* TLS 1.3 inner type of a zero-copy decrypt */
 };
 
@@ -209,6 +243,7 @@ struct ktls_tx_ops {
 	int (*sendpage)(struct sock *sk, struct page *page, int offset,
 			size_t size, int flags);
 	void (*flush)(struct sock *sk);		/* splice_eof */
+	void (*drain)(struct sock *sk);		/* closed records to TCP */
 	void (*release)(struct sock *sk, struct ktls_ctx *ctx); /* at close */
 	void (*free)(struct ktls_ctx *ctx);
 };
@@ -286,6 +321,9 @@ int ktls_dir_init(struct ktls_dir *d, const struct ktls_prot *prot,
 		  const struct tls_crypto_info *info);
 int ktls_dir_rekey(struct ktls_dir *d, const struct ktls_prot *prot,
 		   const struct tls_crypto_info *info);
+int ktls_dir_get_req(struct ktls_dir *d, const struct ktls_prot *prot,
+		     gfp_t gfp);
+void ktls_dir_put_req(struct ktls_dir *d);
 void ktls_dir_free(struct ktls_dir *d);
 void ktls_dir_nonce(const struct ktls_dir *d, const struct ktls_prot *prot,
 		    u8 *nonce);
@@ -299,6 +337,9 @@ void ktls_dir_export(const struct ktls_dir *d, const struct ktls_prot *prot,
 /* tx_sw.c */
 extern const struct ktls_tx_ops ktls_tx_sw_ops;
 int ktls_tx_sw_init(struct sock *sk, struct ktls_ctx *ctx);
+bool ktls_tx_sw_open(const struct ktls_ctx *ctx);
+int ktls_tx_sw_wq_init(void);
+void ktls_tx_sw_wq_exit(void);
 int ktls_tx_sw_rekey(struct sock *sk, struct ktls_ctx *ctx,
 		     const struct tls_crypto_info *info);
 void ktls_tx_write_space(struct sock *sk);
@@ -397,6 +438,7 @@ enum ktls_stat {
 	KTLS_STAT_TX_REKEY_OK,
 	KTLS_STAT_TX_REKEY_ERROR,
 	KTLS_STAT_RX_REKEY_RECEIVED,
+	KTLS_STAT_RX_SESSION_TICKET,
 	KTLS_STAT_NUM,
 };
 

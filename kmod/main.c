@@ -16,9 +16,12 @@ static int __init ktls_init(void)
 	err = ktls_stats_init();
 	if (err)
 		return err;
-	err = ktls_handshake_init();
+	err = ktls_tx_sw_wq_init();
 	if (err)
 		goto err_stats;
+	err = ktls_handshake_init();
+	if (err)
+		goto err_wq;
 	err = ktls_ulp_register();
 	if (err)
 		goto err_handshake;
@@ -28,6 +31,8 @@ static int __init ktls_init(void)
 
 err_handshake:
 	ktls_handshake_exit();
+err_wq:
+	ktls_tx_sw_wq_exit();
 err_stats:
 	ktls_stats_exit();
 	return err;
@@ -37,6 +42,7 @@ static void __exit ktls_exit(void)
 {
 	ktls_ulp_unregister();
 	ktls_handshake_exit();
+	ktls_tx_sw_wq_exit();
 	ktls_stats_exit();
 }
 

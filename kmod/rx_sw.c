@@ -9,11 +9,25 @@
  * record as readable.
  *
  * recvmsg decrypts the record straight out of the skbs into a per-socket
- * plaintext buffer (pages allocated once, when the key is installed),
- * consumes it from TCP with tcp_read_sock() and copies plaintext out; a
- * short read keeps the rest of the record for the next call.  A record
- * spread over too many skb fragments is first copied into the same buffer
- * and decrypted in place.
+ * plaintext buffer, consumes it from TCP with tcp_read_sock() and copies
+ * plaintext out; a short read keeps the rest of the record for the next
+ * call.  A record spread over too many skb fragments is first copied into
+ * the same buffer and decrypted in place.
+ *
+ * The buffer (KTLS_RX_BUF_PAGES pages and the source scatterlist) exists
+ * only while the socket has something to receive: it is allocated when a
+ * record first needs it and freed, wiped, once a read leaves nothing
+ * decrypted, staged or queued.  An idle socket holds no pages.  Staging
+ * from softirq allocates atomically; when that fails, rx.stage_work
+ * retries from process context, and only if that fails too is the
+ * connection aborted with ENOMEM.
+ *
+ * TLS 1.3 NewSessionTicket: on a socket whose handshake went through the
+ * upcall (ctx->hs), tickets are for the agent, which is done with the
+ * socket by the time they arrive; a record holding only whole
+ * NewSessionTicket messages is consumed here and counted in
+ * TlsRxSessionTicket, so the application never sees it.  Elsewhere (keys
+ * set by an application's own TLS library) it is a control record as any.
  *
  * TLS 1.3 KeyUpdate: a handshake record starting with a KeyUpdate message
  * is delivered as a control record; after it nothing more is parsed or
@@ -43,6 +57,63 @@ static u32 rx_skb_start(const struct sk_buff *skb)
 	if (TCP_SKB_CB(skb)->tcp_flags & TCPHDR_SYN)
 		start++;
 	return start;
+}
+
+/*
+ * Allocate what is missing of the request and of the record buffer's
+ * first @len bytes (the reader asks for its record's size; staging, for
+ * all of it).
+ */
+static int rx_buf_get(struct ktls_ctx *ctx, u32 len, gfp_t gfp)
+{
+	struct ktls_rx *rx = &ctx->rx;
+	unsigned int i, npages = DIV_ROUND_UP(len, PAGE_SIZE);
+
+	if (ktls_dir_get_req(&rx->d, &ctx->prot, gfp))
+		return -ENOMEM;
+	if (!rx->sg_src) {
+		rx->sg_src = kmalloc_array(KTLS_RX_SG_MAX + 1,
+					   sizeof(*rx->sg_src), gfp);
+		if (!rx->sg_src)
+			return -ENOMEM;
+	}
+	for (i = 0; i < min_t(unsigned int, npages, KTLS_RX_BUF_PAGES); i++) {
+		if (rx->pages[i])
+			continue;
+		rx->pages[i] = alloc_page(gfp);
+		if (!rx->pages[i])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Note that [0, @end) of the buffer may hold data to wipe. */
+static void rx_buf_dirty(struct ktls_rx *rx, u32 end)
+{
+	rx->buf_dirty = max(rx->buf_dirty, end);
+}
+
+static void rx_buf_free(struct ktls_rx *rx)
+{
+	unsigned int i;
+
+	for (i = 0; i < KTLS_RX_BUF_PAGES; i++) {
+		u32 start = i * PAGE_SIZE;
+
+		if (!rx->pages[i])
+			continue;
+		/* Decrypted data is as private as the key. */
+		if (rx->buf_dirty > start)
+			memzero_explicit(page_address(rx->pages[i]),
+					 min_t(u32, PAGE_SIZE,
+					       rx->buf_dirty - start));
+		__free_page(rx->pages[i]);
+		rx->pages[i] = NULL;
+	}
+	rx->buf_dirty = 0;
+	kfree(rx->sg_src);
+	rx->sg_src = NULL;
+	ktls_dir_put_req(&rx->d);
 }
 
 /* Copy @len bytes starting @off bytes past copied_seq. */
@@ -179,6 +250,7 @@ static void rx_stage(struct sock *sk, struct ktls_rx *rx, u32 len)
 	}
 	rx_consume(sk, done);
 	rx->staged += done;
+	rx_buf_dirty(rx, rx->staged);
 }
 
 /*
@@ -238,9 +310,35 @@ static bool rx_parse(struct sock *sk, struct ktls_ctx *ctx)
 	return true;
 
 pressure:
-	if (avail > 0 && !rx->pt_len && tcp_epollin_ready(sk, INT_MAX))
-		rx_stage(sk, rx, avail);
+	if (avail > 0 && !rx->pt_len && tcp_epollin_ready(sk, INT_MAX)) {
+		if (rx_buf_get(ctx, KTLS_RX_BUF_SIZE,
+			       GFP_ATOMIC | __GFP_NOWARN))
+			queue_work(system_wq, &rx->stage_work);
+		else
+			rx_stage(sk, rx, avail);
+	}
 	return false;
+}
+
+/* Staging found no memory in softirq: try again where we may sleep. */
+static void rx_stage_work(struct work_struct *work)
+{
+	struct ktls_rx *rx = container_of(work, struct ktls_rx, stage_work);
+	struct ktls_ctx *ctx = container_of(rx, struct ktls_ctx, rx);
+	struct sock *sk = ctx->sk;
+
+	lock_sock(sk);
+	/* close() may have detached us since the work was queued. */
+	if (rcu_access_pointer(inet_csk(sk)->icsk_ulp_data) == ctx) {
+		if (rx_buf_get(ctx, KTLS_RX_BUF_SIZE, GFP_KERNEL)) {
+			net_warn_ratelimited("ktls: no memory for a receive buffer: aborting the connection\n");
+			rx_fail(sk, ctx, -ENOMEM);
+			ctx->sk_data_ready(sk);
+		} else if (rx_parse(sk, ctx)) {
+			ctx->sk_data_ready(sk);
+		}
+	}
+	release_sock(sk);
 }
 
 static void ktls_rx_data_ready(struct sock *sk)
@@ -290,6 +388,28 @@ static int rx_strip_padding(struct ktls_rx *rx, u32 base, u32 *len, u8 *type)
 		}
 	}
 	return -EBADMSG;
+}
+
+/* Does [off, off + len) of the buffer hold whole NewSessionTicket
+ * messages and nothing else? */
+static bool rx_only_tickets(const struct ktls_rx *rx, u32 off, u32 len)
+{
+	u32 body;
+
+	if (!len)
+		return false;
+	while (len) {
+		if (len < 4 ||
+		    rx_buf_byte(rx, off) != KTLS_HANDSHAKE_NEW_SESSION_TICKET)
+			return false;
+		body = rx_buf_byte(rx, off + 1) << 16 |
+		       rx_buf_byte(rx, off + 2) << 8 | rx_buf_byte(rx, off + 3);
+		if (body > len - 4)
+			return false;
+		off += 4 + body;
+		len -= 4 + body;
+	}
+	return true;
 }
 
 /* Run the AEAD over one record: @src holds the AAD slot then the
@@ -378,6 +498,7 @@ static int rx_decrypt(struct sock *sk, struct ktls_ctx *ctx)
 		rx_buf_sg(rx, rx->sg_dst, prot, base, plain_len);
 	}
 
+	rx_buf_dirty(rx, base + ct_len);
 	err = rx_crypt(sk, ctx, prepend, src, rx->sg_dst, ct_len);
 	if (err)
 		return err;
@@ -394,6 +515,13 @@ static int rx_decrypt(struct sock *sk, struct ktls_ctx *ctx)
 		    rx_buf_byte(rx, base) == KTLS_HANDSHAKE_KEY_UPDATE) {
 			rx->key_expired = true;
 			ktls_stat_inc(sk, KTLS_STAT_RX_REKEY_RECEIVED);
+		} else if (type == KTLS_TYPE_HANDSHAKE && ctx->hs &&
+			   rx_only_tickets(rx, base, plain_len)) {
+			/* Nothing to deliver: the reader goes on to the
+			 * next record. */
+			ktls_stat_inc(sk, KTLS_STAT_RX_SESSION_TICKET);
+			plain_len = 0;
+			type = KTLS_TYPE_DATA;
 		}
 	}
 	rx->pt_type = type;
@@ -404,13 +532,16 @@ static int rx_decrypt(struct sock *sk, struct ktls_ctx *ctx)
 
 /*
  * Zero-copy receive: decrypt the ready record straight into the reader's
- * buffer, which must take all of it.  TLS 1.2 data records always qualify;
- * TLS 1.3 ones only with TLS_RX_EXPECT_NO_PAD, since the inner type (the
- * last plaintext byte, caught in zc_tail) and any padding are known only
- * after decryption: a record that turns out padded or not data is undone
- * (the buffer wiped, the iterator rewound, the ciphertext still queued)
- * and counted as a retry.  Returns the plaintext length, -EAGAIN when the
- * copying path must take the record, or another negative errno.
+ * buffer, which must take all of it.  TLS 1.2 data records always qualify.
+ * In TLS 1.3 the inner type (the last plaintext byte, caught in zc_tail)
+ * and any padding are known only after decryption, so it is a guess: a
+ * record that turns out padded or not data is undone (the buffer wiped,
+ * the iterator rewound, the ciphertext still queued) and counted as a
+ * retry.  With TLS_RX_EXPECT_NO_PAD the guess is made for every record, as
+ * the application promised; without it, until the peer pads a record
+ * (zc_padded), after which its records take the copying path at once.
+ * Returns the plaintext length, -EAGAIN when the copying path must take
+ * the record, or another negative errno.
  */
 static int rx_decrypt_zc(struct sock *sk, struct ktls_ctx *ctx,
 			 struct iov_iter *to, size_t room)
@@ -486,8 +617,10 @@ static int rx_decrypt_zc(struct sock *sk, struct ktls_ctx *ctx,
 
 	err = rx_crypt(sk, ctx, prepend, src, dst, ct_len);
 	if (!err && tls13 && rx->zc_tail != KTLS_TYPE_DATA) {
-		if (!rx->zc_tail)
+		if (!rx->zc_tail && rx->no_pad)
 			ktls_stat_inc(sk, KTLS_STAT_RX_NO_PAD_VIOLATION);
+		else if (!rx->zc_tail)
+			rx->zc_padded = true;
 		ktls_stat_inc(sk, KTLS_STAT_DECRYPT_RETRY);
 		err = -EAGAIN;
 	}
@@ -765,10 +898,14 @@ static int rx_read(struct sock *sk, struct ktls_ctx *ctx, struct msghdr *msg,
 				      &timeo);
 			if (err <= 0)
 				break;
+			/* Not sticky: the record stays queued. */
+			err = rx_buf_get(ctx, rx->rec_len, GFP_KERNEL);
+			if (err)
+				break;
 			if (!peek && !splice &&
 			    user_backed_iter(&msg->msg_iter) &&
 			    (ctx->prot.version == TLS_1_2_VERSION ||
-			     rx->no_pad)) {
+			     rx->no_pad || !rx->zc_padded)) {
 				err = rx_decrypt_zc(sk, ctx, &msg->msg_iter,
 						    len - copied);
 				if (err > 0) {
@@ -824,6 +961,9 @@ static int rx_read(struct sock *sk, struct ktls_ctx *ctx, struct msghdr *msg,
 	 * for it), or may now be stageable. */
 	if (!rx->pt_len && rx_parse(sk, ctx))
 		ctx->sk_data_ready(sk);
+	/* Nothing left to receive: give the buffer back. */
+	if (!rx->pt_len && !rx->staged && !tcp_inq(sk))
+		rx_buf_free(rx);
 	rx_reader_exit(rx);
 	release_sock(sk);
 	return copied ? copied : err;
@@ -878,44 +1018,29 @@ static void ktls_sw_rx_free(struct ktls_ctx *ctx)
 {
 	struct ktls_rx *rx = &ctx->rx;
 	struct ktls_rx_rec *rec, *tmp;
-	unsigned int i;
 
 	list_for_each_entry_safe(rec, tmp, &rx->held, list) {
 		list_del(&rec->list);
 		rx_rec_free(rec);
 	}
 	rx->held_bytes = 0;
-	for (i = 0; i < KTLS_RX_BUF_PAGES; i++) {
-		if (rx->pages[i]) {
-			/* Decrypted data is as private as the key. */
-			clear_highpage(rx->pages[i]);
-			__free_page(rx->pages[i]);
-			rx->pages[i] = NULL;
-		}
-	}
-	kfree(rx->sg_src);
-	rx->sg_src = NULL;
+	/* Detached already: nothing queues the work again. */
+	cancel_work_sync(&rx->stage_work);
+	rx_buf_free(rx);
 	ktls_dir_free(&rx->d);
 }
 
 int ktls_rx_sw_init(struct sock *sk, struct ktls_ctx *ctx)
 {
 	struct ktls_rx *rx = &ctx->rx;
-	unsigned int i;
 
 	INIT_LIST_HEAD(&rx->held);
 	rx->held_bytes = 0;
 	rx->reader = false;
 	init_waitqueue_head(&rx->reader_wq);
-	rx->sg_src = kmalloc_array(KTLS_RX_SG_MAX + 1, sizeof(*rx->sg_src),
-				   GFP_KERNEL);
-	if (!rx->sg_src)
-		goto err_free;
-	for (i = 0; i < KTLS_RX_BUF_PAGES; i++) {
-		rx->pages[i] = alloc_page(GFP_KERNEL);
-		if (!rx->pages[i])
-			goto err_free;
-	}
+	INIT_WORK(&rx->stage_work, rx_stage_work);
+	rx->buf_dirty = 0;
+	rx->zc_padded = false;
 	rx->rec_len = 0;
 	rx->staged = 0;
 	rx->ready = false;
@@ -934,16 +1059,6 @@ int ktls_rx_sw_init(struct sock *sk, struct ktls_ctx *ctx)
 	if (rx_parse(sk, ctx))
 		ctx->sk_data_ready(sk);
 	return 0;
-
-err_free:
-	for (i = 0; i < KTLS_RX_BUF_PAGES; i++) {
-		if (rx->pages[i])
-			__free_page(rx->pages[i]);
-		rx->pages[i] = NULL;
-	}
-	kfree(rx->sg_src);
-	rx->sg_src = NULL;
-	return -ENOMEM;
 }
 
 /*

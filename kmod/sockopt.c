@@ -166,7 +166,7 @@ static int ktls_set_max_payload(struct ktls_ctx *ctx, sockptr_t optval,
 	if (value < KTLS_MIN_RECORD_PAYLOAD || value > KTLS_MAX_PAYLOAD)
 		return -EINVAL;
 	/* The open record was started under the old limit. */
-	if (ctx->tx.open && ctx->tx.len)
+	if (ktls_tx_sw_open(ctx))
 		return -EBUSY;
 	ctx->tx_max_payload = value;
 	return 0;

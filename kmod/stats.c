@@ -33,6 +33,8 @@ static const char *const ktls_stat_names[KTLS_STAT_NUM] = {
 	[KTLS_STAT_TX_REKEY_OK]		= "TlsTxRekeyOk",
 	[KTLS_STAT_TX_REKEY_ERROR]	= "TlsTxRekeyError",
 	[KTLS_STAT_RX_REKEY_RECEIVED]	= "TlsRxRekeyReceived",
+	/* ktls only: tickets consumed for the handshake agent (rx_sw.c) */
+	[KTLS_STAT_RX_SESSION_TICKET]	= "TlsRxSessionTicket",
 };
 
 struct ktls_mib {

@@ -2,7 +2,8 @@
 /*
  * ktls - software TX: build, encrypt and push records.
  *
- * A record is built in pages taken from the socket's own page_frag:
+ * A record is built in pages taken from the socket's own page_frag, listed
+ * in a struct ktls_tx_rec:
  *
  *   frags[0]                        frags[1..]
  *   | header | explicit nonce | plaintext ...... | inner type | tag |
@@ -10,13 +11,32 @@
  *
  * Plaintext is copied once from the caller, encrypted in place, and the
  * pages are handed to TCP with do_tcp_sendpages(), which takes its own
- * page references: no second copy and no per-record allocation beyond the
- * page_frag refills.  Each frag holds a page reference of ours until TCP
- * has taken the whole record.
+ * page references: no second copy.  Each frag holds a page reference of
+ * ours until TCP has taken the whole record.
  *
- * At most one record exists at a time: it is open (taking plaintext) or
- * sealed (encrypted, partly handed to TCP).  A sealed record is always
- * finished before a new one is opened, so records never interleave.
+ * Records live in a ring of KTLS_TX_RECS slots (tx.recs, each allocated
+ * the first time it is used), oldest first.  A record goes
+ *
+ *   OPEN    taking plaintext; only the newest record may be open
+ *   CRYPT   sequence number, header and nonce fixed, being encrypted by
+ *           a worker on ktls_tx_wq
+ *   SEALED  encrypted, waiting for TCP to take it (maybe partly taken)
+ *
+ * and back to free once TCP holds all of it.  Records reach TCP strictly
+ * in ring order, whoever encrypted them.
+ *
+ * Pipelining: the encryption of a full record (at least
+ * KTLS_TX_ASYNC_MIN bytes) is handed to a worker when no other record of
+ * the socket is with one, so that the writer goes on copying the next
+ * record, or returns to the application, while another CPU encrypts.  A
+ * record closed while the worker is busy is encrypted by the writer
+ * itself, and small records always are: a round trip of small messages
+ * never waits for a worker to be scheduled.  So a socket keeps at most
+ * two CPUs busy.  The worker takes no lock: a record in CRYPT belongs to
+ * it; it publishes SEALED with release semantics and queues tx.work,
+ * which pushes under the locks unless a writer does it first.  Whoever
+ * must wait for a record (a full ring, close, a new key) waits for its
+ * work item with flush_work().
  */
 #include <linux/kernel.h>
 #include <linux/uio.h>
@@ -25,46 +45,95 @@
 
 #include "ktls.h"
 
-static void tx_put_frags(struct ktls_tx *tx)
+/* Records worth giving to a worker; smaller ones are sealed in place. */
+#define KTLS_TX_ASYNC_MIN	4096
+
+/* Encrypts records for every socket; unbound, so any idle CPU helps. */
+static struct workqueue_struct *ktls_tx_wq;
+
+enum {
+	KTLS_REC_FREE,
+	KTLS_REC_OPEN,
+	KTLS_REC_CRYPT,
+	KTLS_REC_SEALED,
+};
+
+static struct ktls_tx_rec *tx_rec(const struct ktls_tx *tx, unsigned int k)
+{
+	return tx->recs[(tx->head + k) % KTLS_TX_RECS];
+}
+
+static u8 tx_rec_state(const struct ktls_tx_rec *r)
+{
+	/* Pairs with the worker's release: a SEALED record's bytes and err
+	 * are visible once its state is. */
+	return smp_load_acquire(&r->state);
+}
+
+/* The newest record if it is open, else NULL. */
+static struct ktls_tx_rec *tx_open_rec(const struct ktls_tx *tx)
+{
+	struct ktls_tx_rec *r;
+
+	if (!tx->count)
+		return NULL;
+	r = tx_rec(tx, tx->count - 1);
+	return r->state == KTLS_REC_OPEN ? r : NULL;
+}
+
+/* Is the oldest record encrypted and waiting for TCP? */
+static bool tx_head_sealed(const struct ktls_tx *tx)
+{
+	return tx->count && tx_rec_state(tx_rec(tx, 0)) == KTLS_REC_SEALED;
+}
+
+static void tx_put_frags(struct ktls_tx_rec *r)
 {
 	unsigned int i;
 
-	for (i = 0; i < tx->nfrags; i++)
-		put_page(tx->frags[i].page);
-	tx->nfrags = 0;
-	tx->open = false;
-	tx->sealed = false;
-	tx->len = 0;
-	tx->push_frag = 0;
-	tx->push_off = 0;
+	for (i = 0; i < r->nfrags; i++)
+		put_page(r->frags[i].page);
+	r->nfrags = 0;
+	r->len = 0;
+	r->push_frag = 0;
+	r->push_off = 0;
+	r->err = 0;
+	r->state = KTLS_REC_FREE;
+}
+
+/* The oldest record went to TCP (or is dropped): free its slot. */
+static void tx_retire_head(struct ktls_tx *tx)
+{
+	tx_put_frags(tx_rec(tx, 0));
+	tx->head = (tx->head + 1) % KTLS_TX_RECS;
+	tx->count--;
 }
 
 /*
- * Find room for up to @want more bytes at the end of the record, using at
- * most @max_frags frags.  Returns the number of contiguous bytes available
- * at *dst (at least min(want, PAGE_SIZE) when a new page is needed) or a
+ * Find room for up to @want more bytes at the end of @r, using at most
+ * @max_frags frags.  Returns the number of contiguous bytes available at
+ * *dst (at least min(want, PAGE_SIZE) when a new page is needed) or a
  * negative errno.  The caller commits what it used with tx_commit().
  */
-static int tx_room(struct sock *sk, struct ktls_tx *tx, u32 want, u8 **dst,
-		   unsigned int max_frags)
+static int tx_room(struct sock *sk, struct ktls_tx *tx, struct ktls_tx_rec *r,
+		   u32 want, u8 **dst, unsigned int max_frags)
 {
 	struct page_frag *pf = &tx->pfrag;
-	struct ktls_frag *last = tx->nfrags ? &tx->frags[tx->nfrags - 1] :
-				 NULL;
+	struct ktls_frag *last = r->nfrags ? &r->frags[r->nfrags - 1] : NULL;
 
 	if (last && pf->page == last->page &&
 	    pf->offset == last->off + last->len && pf->offset < pf->size) {
 		*dst = (u8 *)page_address(pf->page) + pf->offset;
 		return min_t(u32, want, pf->size - pf->offset);
 	}
-	if (tx->nfrags >= max_frags)
+	if (r->nfrags >= max_frags)
 		return -ENOSPC;
 	if (!skb_page_frag_refill(min_t(u32, want, PAGE_SIZE), pf,
 				  sk->sk_allocation)) {
 		sk_stream_moderate_sndbuf(sk);
 		return -ENOMEM;
 	}
-	last = &tx->frags[tx->nfrags++];
+	last = &r->frags[r->nfrags++];
 	last->page = pf->page;
 	last->off = pf->offset;
 	last->len = 0;
@@ -73,17 +142,17 @@ static int tx_room(struct sock *sk, struct ktls_tx *tx, u32 want, u8 **dst,
 	return min_t(u32, want, pf->size - pf->offset);
 }
 
-static void tx_commit(struct ktls_tx *tx, u32 n)
+static void tx_commit(struct ktls_tx *tx, struct ktls_tx_rec *r, u32 n)
 {
-	tx->frags[tx->nfrags - 1].len += n;
+	r->frags[r->nfrags - 1].len += n;
 	tx->pfrag.offset += n;
 }
 
 /* Take back the last @n bytes appended (a seal that could not finish). */
-static void tx_trim(struct ktls_tx *tx, u32 n)
+static void tx_trim(struct ktls_tx *tx, struct ktls_tx_rec *r, u32 n)
 {
 	while (n) {
-		struct ktls_frag *last = &tx->frags[tx->nfrags - 1];
+		struct ktls_frag *last = &r->frags[r->nfrags - 1];
 		u32 k = min(n, last->len);
 
 		if (tx->pfrag.page == last->page &&
@@ -91,9 +160,9 @@ static void tx_trim(struct ktls_tx *tx, u32 n)
 			tx->pfrag.offset -= k;
 		last->len -= k;
 		n -= k;
-		if (!last->len && tx->nfrags > 1) {
+		if (!last->len && r->nfrags > 1) {
 			put_page(last->page);
-			tx->nfrags--;
+			r->nfrags--;
 		}
 	}
 }
@@ -101,63 +170,133 @@ static void tx_trim(struct ktls_tx *tx, u32 n)
 /* Data may not use the last frags: sealing needs them for the tail. */
 #define KTLS_TX_DATA_FRAGS	(KTLS_TX_FRAGS - 2)
 
-/* Append @n bytes to the record, from @from or (if NULL) uninitialised. */
-static int tx_put(struct sock *sk, struct ktls_tx *tx, struct iov_iter *from,
-		  u32 n, u32 *done, unsigned int max_frags)
+/* Append @n bytes to @r, from @from or (if NULL) uninitialised. */
+static int tx_put(struct sock *sk, struct ktls_tx *tx, struct ktls_tx_rec *r,
+		  struct iov_iter *from, u32 n, u32 *done,
+		  unsigned int max_frags)
 {
 	u8 *dst;
 	int room;
 
 	*done = 0;
 	while (*done < n) {
-		room = tx_room(sk, tx, n - *done, &dst, max_frags);
+		room = tx_room(sk, tx, r, n - *done, &dst, max_frags);
 		if (room < 0)
 			return room;
 		if (from) {
 			size_t got = copy_from_iter(dst, room, from);
 
-			tx_commit(tx, got);
+			tx_commit(tx, r, got);
 			*done += got;
 			if (got != room)
 				return -EFAULT;
 		} else {
-			tx_commit(tx, room);
+			tx_commit(tx, r, room);
 			*done += room;
 		}
 	}
 	return 0;
 }
 
+static void tx_crypt_work(struct work_struct *work);
+
+/* Is a record of ours with the worker?  (Only one ever is: crypt_busy, the
+ * last one given to it, which stays set after the worker is done.) */
+static bool tx_worker_busy(const struct ktls_tx *tx)
+{
+	return tx->crypt_busy &&
+	       tx_rec_state(tx->crypt_busy) == KTLS_REC_CRYPT;
+}
+
+/* Open a record in the next free slot; the caller made sure there is one. */
 static int tx_open(struct sock *sk, struct ktls_ctx *ctx, u8 type)
 {
 	struct ktls_tx *tx = &ctx->tx;
+	unsigned int slot = (tx->head + tx->count) % KTLS_TX_RECS;
+	struct ktls_tx_rec *r = tx->recs[slot];
 	u32 done;
 	int err;
 
-	err = tx_put(sk, tx, NULL, ctx->prot.prepend, &done,
+	if (WARN_ON_ONCE(tx->count == KTLS_TX_RECS))
+		return -ENOBUFS;
+	/* Slots are allocated on first use: an idle socket has none. */
+	if (!r) {
+		r = kzalloc(sizeof(*r), sk->sk_allocation);
+		if (!r)
+			return -ENOMEM;
+		r->tx = tx;
+		INIT_WORK(&r->work, tx_crypt_work);
+		crypto_init_wait(&r->wait);
+		tx->recs[slot] = r;
+	}
+	/* Bound to the current transform; a new key drops it.  Allocated
+	 * here, before any data is taken, so that sealing needs no more
+	 * than room for the tail. */
+	if (!r->req) {
+		r->req = aead_request_alloc(tx->d.aead, sk->sk_allocation);
+		if (!r->req)
+			return -ENOMEM;
+		aead_request_set_callback(r->req, CRYPTO_TFM_REQ_MAY_BACKLOG |
+					  CRYPTO_TFM_REQ_MAY_SLEEP,
+					  crypto_req_done, &r->wait);
+		aead_request_set_ad(r->req, ctx->prot.aad_size);
+	}
+	err = tx_put(sk, tx, r, NULL, ctx->prot.prepend, &done,
 		     KTLS_TX_DATA_FRAGS);
 	if (err) {
-		tx_put_frags(tx);
+		tx_put_frags(r);
 		return err;
 	}
-	tx->open = true;
-	tx->type = type;
-	tx->len = 0;
+	r->state = KTLS_REC_OPEN;
+	r->type = type;
+	r->len = 0;
+	tx->count++;
+	tx->close_later = false;
 	return 0;
 }
 
+/* Run the AEAD over a prepared record, in place. */
+static int tx_encrypt(struct ktls_tx_rec *r)
+{
+	int err;
+
+	aead_request_set_crypt(r->req, r->sg, r->sg, r->plain, r->iv);
+	err = crypto_wait_req(crypto_aead_encrypt(r->req), &r->wait);
+	memzero_explicit(r->iv, sizeof(r->iv));
+	if (err)
+		net_warn_ratelimited("ktls: record encryption failed: %d\n",
+				     err);
+	return err;
+}
+
+static void tx_crypt_work(struct work_struct *work)
+{
+	struct ktls_tx_rec *r = container_of(work, struct ktls_tx_rec, work);
+	struct ktls_tx *tx = r->tx;
+
+	r->err = tx_encrypt(r);
+	smp_store_release(&r->state, KTLS_REC_SEALED);
+	/* Pushing takes the socket lock: leave it to tx.work, or to a
+	 * writer that gets there first. */
+	mod_delayed_work(system_wq, &tx->work, 0);
+}
+
 /*
- * Encrypt the open record in place; it becomes sealed.  If there is no
- * memory for the tail, the record stays open as it was and -ENOMEM is
- * returned; any other failure is fatal for the socket.
+ * Close the open record @r: add the tail, fix its header, nonce and
+ * sequence number, and encrypt it in place here or, when @async allows and
+ * it pays (see the top of the file), on ktls_tx_wq.  If there is no memory
+ * for the tail, the record stays open as it was and -ENOMEM is returned;
+ * any other failure is fatal for the socket.
  */
-static int tx_seal(struct sock *sk, struct ktls_ctx *ctx)
+static int tx_seal(struct sock *sk, struct ktls_ctx *ctx,
+		   struct ktls_tx_rec *r, bool async)
 {
 	const struct ktls_prot *prot = &ctx->prot;
 	struct ktls_tx *tx = &ctx->tx;
 	struct ktls_dir *d = &tx->d;
-	u32 plain = tx->len, tail = 0, done, ct_len;
-	u8 nonce[KTLS_NONCE_SIZE], iv[KTLS_IV_MAX];
+	const struct ktls_frag *frags = r->frags;
+	u32 plain = r->len, tail = 0, done, ct_len;
+	u8 nonce[KTLS_NONCE_SIZE];
 	struct scatterlist *sg;
 	unsigned int i, n;
 	u8 *hdr, *dst;
@@ -167,26 +306,26 @@ static int tx_seal(struct sock *sk, struct ktls_ctx *ctx)
 		return -EBADMSG;
 
 	if (prot->version == TLS_1_3_VERSION) {
-		err = tx_room(sk, tx, 1, &dst, KTLS_TX_FRAGS);
+		err = tx_room(sk, tx, r, 1, &dst, KTLS_TX_FRAGS);
 		if (err < 0)
 			return err;
-		*dst = tx->type;
-		tx_commit(tx, 1);
+		*dst = r->type;
+		tx_commit(tx, r, 1);
 		plain++;
 		tail++;
 	}
-	err = tx_put(sk, tx, NULL, prot->cipher->tag_size, &done,
+	err = tx_put(sk, tx, r, NULL, prot->cipher->tag_size, &done,
 		     KTLS_TX_FRAGS);
 	tail += done;
 	if (err) {
-		tx_trim(tx, tail);
+		tx_trim(tx, r, tail);
 		return err;
 	}
 
 	/* tx_open() got the prepend in one piece at the start of frags[0]. */
-	hdr = (u8 *)page_address(tx->frags[0].page) + tx->frags[0].off;
+	hdr = (u8 *)page_address(frags[0].page) + frags[0].off;
 	ct_len = prot->explicit_nonce + plain + prot->cipher->tag_size;
-	hdr[0] = prot->version == TLS_1_3_VERSION ? KTLS_TYPE_DATA : tx->type;
+	hdr[0] = prot->version == TLS_1_3_VERSION ? KTLS_TYPE_DATA : r->type;
 	hdr[1] = TLS_1_2_VERSION_MAJOR;
 	hdr[2] = TLS_1_2_VERSION_MINOR;
 	hdr[3] = ct_len >> 8;
@@ -194,16 +333,19 @@ static int tx_seal(struct sock *sk, struct ktls_ctx *ctx)
 	memcpy(hdr + KTLS_HEADER_SIZE, d->nonce + prot->cipher->salt_size,
 	       prot->explicit_nonce);
 
-	ktls_dir_aad(d, prot, tx->type, tx->len, hdr);
+	ktls_dir_aad(d, prot, r->type, r->len, hdr);
+	memcpy(r->aad, d->aad, prot->aad_size);
 	ktls_dir_nonce(d, prot, nonce);
+	ktls_req_iv(prot, nonce, r->iv);
+	memzero_explicit(nonce, sizeof(nonce));
 
 	/* [aad][plaintext ... tail] with the prepend skipped. */
-	sg = tx->sg;
-	sg_init_table(sg, tx->nfrags + 1);
-	sg_set_buf(&sg[0], d->aad, prot->aad_size);
+	sg = r->sg;
+	sg_init_table(sg, r->nfrags + 1);
+	sg_set_buf(&sg[0], r->aad, prot->aad_size);
 	n = 1;
-	for (i = 0; i < tx->nfrags; i++) {
-		u32 off = tx->frags[i].off, len = tx->frags[i].len;
+	for (i = 0; i < r->nfrags; i++) {
+		u32 off = frags[i].off, len = frags[i].len;
 
 		if (i == 0) {
 			off += prot->prepend;
@@ -211,56 +353,88 @@ static int tx_seal(struct sock *sk, struct ktls_ctx *ctx)
 			if (!len)
 				continue;
 		}
-		sg_set_page(&sg[n++], tx->frags[i].page, len, off);
+		sg_set_page(&sg[n++], frags[i].page, len, off);
 	}
 	sg_mark_end(&sg[n - 1]);
-
-	ktls_req_iv(prot, nonce, iv);
-	aead_request_set_crypt(d->req, sg, sg, plain, iv);
-	err = crypto_wait_req(crypto_aead_encrypt(d->req), &d->wait);
-	memzero_explicit(nonce, sizeof(nonce));
-	memzero_explicit(iv, sizeof(iv));
-	if (err) {
-		net_warn_ratelimited("ktls: record encryption failed: %d\n",
-				     err);
-		return err;
-	}
+	r->plain = plain;
 	/* A wrapped sequence number only stops the records after this one. */
 	ktls_dir_advance(d, prot);
-	tx->open = false;
-	tx->sealed = true;
-	tx->push_frag = 0;
-	tx->push_off = 0;
+	r->push_frag = 0;
+	r->push_off = 0;
+
+	if (async && r->len >= KTLS_TX_ASYNC_MIN && !tx_worker_busy(tx)) {
+		r->state = KTLS_REC_CRYPT;
+		tx->crypt_busy = r;
+		queue_work(ktls_tx_wq, &r->work);
+		return 0;
+	}
+	err = tx_encrypt(r);
+	if (err)
+		return err;
+	r->state = KTLS_REC_SEALED;
 	return 0;
 }
 
 /*
- * Hand the sealed record to TCP.  Returns 0 once TCP holds all of it, or a
- * negative errno (-EAGAIN when the socket is full and we may not wait);
- * what was handed over stays handed over.
+ * Wait until no worker runs for us: every slot's, since a worker that
+ * published SEALED may still be queueing tx.work while a newer record is
+ * with the next one.
+ */
+static void tx_wait_crypt(struct ktls_tx *tx)
+{
+	unsigned int i;
+
+	for (i = 0; i < KTLS_TX_RECS; i++)
+		if (tx->recs[i])
+			flush_work(&tx->recs[i]->work);
+}
+
+static int tx_fail(struct sock *sk, struct ktls_tx *tx, int err)
+{
+	tx->err = err;
+	ktls_err_abort(sk, err);
+	return err;
+}
+
+/*
+ * Hand the sealed records at the head of the ring to TCP, oldest first,
+ * stopping at one still open or being encrypted.  Returns 0 once TCP
+ * holds all of those, or a negative errno (-EAGAIN when the socket is full
+ * and we may not wait); what was handed over stays handed over.
  */
 static int tx_push(struct sock *sk, struct ktls_tx *tx, int flags)
 {
-	while (tx->push_frag < tx->nfrags) {
-		struct ktls_frag *f = &tx->frags[tx->push_frag];
-		int fl = flags;
-		ssize_t ret;
+	while (tx_head_sealed(tx)) {
+		struct ktls_tx_rec *r = tx_rec(tx, 0);
 
-		if (tx->push_frag + 1 < tx->nfrags)
-			fl |= MSG_SENDPAGE_NOTLAST;
-		tx->in_push = true;
-		ret = do_tcp_sendpages(sk, f->page, f->off + tx->push_off,
-				       f->len - tx->push_off, fl);
-		tx->in_push = false;
-		if (ret <= 0)
-			return ret ? ret : -EAGAIN;
-		tx->push_off += ret;
-		if (tx->push_off == f->len) {
-			tx->push_frag++;
-			tx->push_off = 0;
+		if (unlikely(r->err))
+			return tx_fail(sk, tx, r->err);
+		while (r->push_frag < r->nfrags) {
+			struct ktls_frag *f = &r->frags[r->push_frag];
+			int fl = flags;
+			ssize_t ret;
+
+			/* More follows at once: this record's next frag, or
+			 * the next record if it is sealed too. */
+			if (r->push_frag + 1 < r->nfrags ||
+			    (tx->count > 1 &&
+			     tx_rec_state(tx_rec(tx, 1)) == KTLS_REC_SEALED))
+				fl |= MSG_SENDPAGE_NOTLAST;
+			tx->in_push = true;
+			ret = do_tcp_sendpages(sk, f->page,
+					       f->off + r->push_off,
+					       f->len - r->push_off, fl);
+			tx->in_push = false;
+			if (ret <= 0)
+				return ret ? ret : -EAGAIN;
+			r->push_off += ret;
+			if (r->push_off == f->len) {
+				r->push_frag++;
+				r->push_off = 0;
+			}
 		}
+		tx_retire_head(tx);
 	}
-	tx_put_frags(tx);
 	return 0;
 }
 
@@ -270,29 +444,54 @@ static int tx_push(struct sock *sk, struct ktls_tx *tx, int flags)
  * had room and failed anyway (an allocation), no write_space is coming, so
  * retry after a while, as sk_stream_wait_memory() does for TCP's own
  * writers.  The data was accepted: it must not wait for the next call.
+ * (A record still with the worker is pushed by tx.work when it is done.)
  */
 #define KTLS_TX_RETRY	(HZ / 5)
 
 static void tx_push_later(struct sock *sk, struct ktls_tx *tx)
 {
-	if (tx->sealed && sk_stream_memory_free(sk))
+	if (tx_head_sealed(tx) && sk_stream_memory_free(sk))
 		schedule_delayed_work(&tx->work, KTLS_TX_RETRY);
 }
 
-static int tx_close_record(struct sock *sk, struct ktls_ctx *ctx, int flags)
+/*
+ * A record that could not be closed for lack of memory stays open.  If the
+ * caller meant it to be sent (no MSG_MORE), it must not wait for another
+ * call either: tx.work tries again on the retry timer.
+ */
+static int tx_close_record(struct sock *sk, struct ktls_ctx *ctx,
+			   struct ktls_tx_rec *r, int flags, bool async)
+{
+	struct ktls_tx *tx = &ctx->tx;
+	int err;
+
+	err = tx_seal(sk, ctx, r, async);
+	if (err == -ENOMEM || err == -ENOSPC) {
+		tx->close_later = true;
+		schedule_delayed_work(&tx->work, KTLS_TX_RETRY);
+		return -ENOMEM;
+	}
+	if (err)
+		return tx_fail(sk, tx, err);
+	tx->close_later = false;
+	return tx_push(sk, tx, flags);
+}
+
+/* Free a slot for a new record: push the oldest, waiting for its worker. */
+static int tx_make_room(struct sock *sk, struct ktls_tx *tx, int flags)
 {
 	int err;
 
-	err = tx_seal(sk, ctx);
-	if (err == -ENOMEM || err == -ENOSPC)
-		return -ENOMEM;		/* still open: a later call retries */
-	if (err) {
-		ctx->tx.err = err;
-		tx_put_frags(&ctx->tx);
-		ktls_err_abort(sk, err);
-		return err;
+	while (tx->count == KTLS_TX_RECS) {
+		struct ktls_tx_rec *head = tx_rec(tx, 0);
+
+		if (tx_rec_state(head) == KTLS_REC_CRYPT)
+			flush_work(&head->work);
+		err = tx_push(sk, tx, flags);
+		if (err)
+			return err;
 	}
-	return tx_push(sk, &ctx->tx, flags);
+	return 0;
 }
 
 static int tx_check(struct sock *sk, struct ktls_tx *tx, int flags)
@@ -323,6 +522,7 @@ static int tx_write(struct sock *sk, struct ktls_ctx *ctx,
 	int tcp_flags = flags & (MSG_DONTWAIT | MSG_NOSIGNAL);
 	struct ktls_tx *tx = &ctx->tx;
 	size_t left = iov_iter_count(from);
+	struct ktls_tx_rec *r;
 	size_t copied = 0;
 	int err;
 
@@ -331,56 +531,60 @@ static int tx_write(struct sock *sk, struct ktls_ctx *ctx,
 		return err;
 
 	/* Finish what an earlier call left half-pushed. */
-	if (tx->sealed) {
-		err = tx_push(sk, tx, tcp_flags);
-		if (err)
-			return err;
-	}
+	err = tx_push(sk, tx, tcp_flags);
+	if (err)
+		return err;
 	/* Records of different types never share a record. */
-	if (tx->open && tx->type != type && tx->len) {
-		err = tx_close_record(sk, ctx, tcp_flags);
+	r = tx_open_rec(tx);
+	if (r && r->type != type && r->len) {
+		err = tx_close_record(sk, ctx, r, tcp_flags, true);
 		if (err)
 			return err;
 	}
-	if (tx->open && tx->type != type)
-		tx->type = type;
+	r = tx_open_rec(tx);
+	if (r && r->type != type)
+		r->type = type;
 
 	do {
 		int fault = 0;
 
+		r = tx_open_rec(tx);
 		if (left) {
 			u32 n, done;
 
-			if (!tx->open) {
-				err = tx_open(sk, ctx, type);
+			if (!r) {
+				err = tx_make_room(sk, tx, tcp_flags);
+				if (!err)
+					err = tx_open(sk, ctx, type);
 				if (err)
 					break;
+				r = tx_open_rec(tx);
 			}
-			n = min_t(size_t, left, ctx->tx_max_payload - tx->len);
-			fault = tx_put(sk, tx, from, n, &done,
+			n = min_t(size_t, left, ctx->tx_max_payload - r->len);
+			fault = tx_put(sk, tx, r, from, n, &done,
 				       KTLS_TX_DATA_FRAGS);
-			tx->len += done;
+			r->len += done;
 			copied += done;
 			left -= done;
 			if (fault && fault != -EFAULT) {
 				/* Out of memory or frags: send what we have
 				 * and let the caller retry the rest. */
 				err = fault;
-				if (!tx->len)
+				if (!r->len)
 					break;
 				fault = 0;
 				left = 0;
 				more = false;
 			}
 		}
-		if (tx->open && tx->len &&
-		    (tx->len >= ctx->tx_max_payload || (!left && !more) ||
+		if (r && r->len &&
+		    (r->len >= ctx->tx_max_payload || (!left && !more) ||
 		     fault)) {
 			int push_flags = tcp_flags;
 
 			if (left || more)
 				push_flags |= MSG_SENDPAGE_NOTLAST;
-			err = tx_close_record(sk, ctx, push_flags);
+			err = tx_close_record(sk, ctx, r, push_flags, true);
 			if (err)
 				break;
 		}
@@ -468,34 +672,62 @@ static void ktls_sw_flush(struct sock *sk)
 	struct ktls_ctx *ctx = ktls_get_ctx(sk);
 	struct ktls_tx *tx = &ctx->tx;
 	int flags = tx_nonblock_flags(sk);
+	struct ktls_tx_rec *r;
 
 	mutex_lock(&ctx->tx_lock);
 	lock_sock(sk);
 	if (!tx_check(sk, tx, MSG_NOSIGNAL)) {
-		if (tx->sealed)
+		r = tx_open_rec(tx);
+		if (r && r->len)
+			tx_close_record(sk, ctx, r, flags, true);
+		else
 			tx_push(sk, tx, flags);
-		else if (tx->open && tx->len)
-			tx_close_record(sk, ctx, flags);
 		tx_push_later(sk, tx);
 	}
 	release_sock(sk);
 	mutex_unlock(&ctx->tx_lock);
 }
 
-/* The deferred push: TCP has room again for a half-pushed record, or a
- * failed allocation is worth another try. */
+/* Before SHUT_WR: every closed record to TCP, waiting as a blocking send
+ * would (SO_SNDTIMEO); what is still refused after that is lost, as TCP
+ * loses what it could not send. */
+static void ktls_sw_drain(struct sock *sk)
+{
+	struct ktls_ctx *ctx = ktls_get_ctx(sk);
+	struct ktls_tx *tx = &ctx->tx;
+
+	mutex_lock(&ctx->tx_lock);
+	lock_sock(sk);
+	if (!tx_check(sk, tx, MSG_NOSIGNAL)) {
+		tx_wait_crypt(tx);
+		tx_push(sk, tx, MSG_NOSIGNAL);
+	}
+	release_sock(sk);
+	mutex_unlock(&ctx->tx_lock);
+}
+
+/* The deferred push: the worker sealed a record, TCP has room again for a
+ * half-pushed one, or a failed allocation is worth another try. */
 static void ktls_tx_work(struct work_struct *work)
 {
 	struct ktls_tx *tx = container_of(to_delayed_work(work), struct ktls_tx,
 					  work);
 	struct ktls_ctx *ctx = container_of(tx, struct ktls_ctx, tx);
 	struct sock *sk = ctx->sk;
+	struct ktls_tx_rec *r;
 
 	mutex_lock(&ctx->tx_lock);
 	lock_sock(sk);
-	if (tx->sealed && !tx_check(sk, tx, MSG_NOSIGNAL) &&
-	    tx_push(sk, tx, MSG_DONTWAIT | MSG_NOSIGNAL))
+	if (tx_check(sk, tx, MSG_NOSIGNAL))
+		goto out;
+	r = tx_open_rec(tx);
+	if (tx->close_later && r && r->len &&
+	    tx_close_record(sk, ctx, r, MSG_DONTWAIT | MSG_NOSIGNAL,
+			    true) == -ENOMEM)
+		goto out;	/* still no memory: rescheduled */
+	if (tx_push(sk, tx, MSG_DONTWAIT | MSG_NOSIGNAL))
 		tx_push_later(sk, tx);
+out:
 	release_sock(sk);
 	mutex_unlock(&ctx->tx_lock);
 }
@@ -506,7 +738,7 @@ void ktls_tx_write_space(struct sock *sk)
 	struct ktls_ctx *ctx = ktls_get_ctx(sk);
 
 	/* While do_tcp_sendpages() waits for room, it is the one to wake. */
-	if (ctx->tx.sealed && !ctx->tx.in_push)
+	if (tx_head_sealed(&ctx->tx) && !ctx->tx.in_push)
 		mod_delayed_work(system_wq, &ctx->tx.work, 0);
 	ctx->sk_write_space(sk);
 }
@@ -515,22 +747,40 @@ void ktls_tx_write_space(struct sock *sk)
 static void ktls_sw_tx_release(struct sock *sk, struct ktls_ctx *ctx)
 {
 	struct ktls_tx *tx = &ctx->tx;
+	struct ktls_tx_rec *r;
 
+	tx_wait_crypt(tx);
 	if (!tx_check(sk, tx, MSG_NOSIGNAL)) {
-		if (tx->open && tx->len)
-			tx_close_record(sk, ctx, MSG_NOSIGNAL);
-		if (tx->sealed)
+		r = tx_open_rec(tx);
+		if (r && r->len)
+			tx_close_record(sk, ctx, r, MSG_NOSIGNAL, false);
+		else
 			tx_push(sk, tx, MSG_NOSIGNAL);
 	}
-	tx_put_frags(tx);
+	while (tx->count)
+		tx_retire_head(tx);
 }
 
 static void ktls_sw_tx_free(struct ktls_ctx *ctx)
 {
 	struct ktls_tx *tx = &ctx->tx;
+	unsigned int i;
 
+	/* Workers queue tx.work: stop them first. */
+	tx_wait_crypt(tx);
 	cancel_delayed_work_sync(&tx->work);
-	tx_put_frags(tx);
+	for (i = 0; i < KTLS_TX_RECS; i++) {
+		struct ktls_tx_rec *r = tx->recs[i];
+
+		if (!r)
+			continue;
+		tx_put_frags(r);
+		if (r->req)
+			aead_request_free(r->req);	/* zeroes it */
+		kfree_sensitive(r);
+		tx->recs[i] = NULL;
+	}
+	tx->count = 0;
 	if (tx->pfrag.page) {
 		put_page(tx->pfrag.page);
 		tx->pfrag.page = NULL;
@@ -543,9 +793,11 @@ int ktls_tx_sw_init(struct sock *sk, struct ktls_ctx *ctx)
 	struct ktls_tx *tx = &ctx->tx;
 
 	INIT_DELAYED_WORK(&tx->work, ktls_tx_work);
-	tx->nfrags = 0;
-	tx->open = false;
-	tx->sealed = false;
+	memset(tx->recs, 0, sizeof(tx->recs));
+	tx->head = 0;
+	tx->count = 0;
+	tx->crypt_busy = NULL;
+	tx->in_push = false;
 	tx->err = 0;
 
 	write_lock_bh(&sk->sk_callback_lock);
@@ -560,29 +812,63 @@ int ktls_tx_sw_init(struct sock *sk, struct ktls_ctx *ctx)
 /*
  * TLS 1.3 KeyUpdate on TX: data already taken was sent after the old key's
  * last record in the application's view, so the open record is sealed
- * under the old key first; TX never pauses.
+ * under the old key first; TX never pauses.  The records' requests belong
+ * to the old transform: they go with it, once no worker uses one.
  */
 int ktls_tx_sw_rekey(struct sock *sk, struct ktls_ctx *ctx,
 		     const struct tls_crypto_info *info)
 {
 	struct ktls_tx *tx = &ctx->tx;
+	struct ktls_tx_rec *r;
+	unsigned int i;
 	int err;
 
 	if (tx->err)
 		return tx->err;
-	if (tx->open && tx->len) {
-		err = tx_close_record(sk, ctx, MSG_DONTWAIT | MSG_NOSIGNAL);
+	r = tx_open_rec(tx);
+	if (r && r->len) {
+		err = tx_close_record(sk, ctx, r, MSG_DONTWAIT | MSG_NOSIGNAL,
+				      false);
 		/* A record TCP could not take yet is already sealed. */
 		if (err && err != -EAGAIN)
 			return err;
 	}
+	tx_wait_crypt(tx);
+	for (i = 0; i < KTLS_TX_RECS; i++) {
+		r = tx->recs[i];
+		if (r && r->req) {
+			aead_request_free(r->req);
+			r->req = NULL;
+		}
+	}
 	return ktls_dir_rekey(&tx->d, &ctx->prot, info);
+}
+
+/* Can a new TX record size apply?  Not while a record is open with data. */
+bool ktls_tx_sw_open(const struct ktls_ctx *ctx)
+{
+	const struct ktls_tx_rec *r = tx_open_rec(&ctx->tx);
+
+	return r && r->len;
+}
+
+int ktls_tx_sw_wq_init(void)
+{
+	ktls_tx_wq = alloc_workqueue("ktls_tx", WQ_UNBOUND | WQ_MEM_RECLAIM,
+				     0);
+	return ktls_tx_wq ? 0 : -ENOMEM;
+}
+
+void ktls_tx_sw_wq_exit(void)
+{
+	destroy_workqueue(ktls_tx_wq);
 }
 
 const struct ktls_tx_ops ktls_tx_sw_ops = {
 	.sendmsg	= ktls_sw_sendmsg,
 	.sendpage	= ktls_sw_sendpage,
 	.flush		= ktls_sw_flush,
+	.drain		= ktls_sw_drain,
 	.release	= ktls_sw_tx_release,
 	.free		= ktls_sw_tx_free,
 };

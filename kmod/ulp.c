@@ -70,6 +70,21 @@ static void ktls_splice_eof(struct socket *sock)
 	ktls_get_ctx(sk)->tx_ops->flush(sk);
 }
 
+/*
+ * SHUT_WR: TCP queues its FIN behind what it holds, and after it refuses
+ * more data; records the application closed but that are still being
+ * encrypted or wait for room must get in first.  (A record left open with
+ * MSG_MORE is not closed, as in the in-tree module.)
+ */
+static int ktls_shutdown(struct socket *sock, int how)
+{
+	struct ktls_ctx *ctx = ktls_get_ctx(sock->sk);
+
+	if (how == SHUT_WR || how == SHUT_RDWR)
+		ctx->tx_ops->drain(sock->sk);
+	return ctx->sk_ops->shutdown(sock, how);
+}
+
 static int ktls_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 			int flags, int *addr_len)
 {
@@ -171,6 +186,7 @@ static void ktls_build_tables(struct ktls_family *f, const struct proto *base,
 				 * layer through these; refuse them. */
 				o->sendmsg_locked = NULL;
 				o->sendpage_locked = NULL;
+				o->shutdown = ktls_shutdown;
 			}
 			if (rx != KTLS_CONF_BASE) {
 				p->recvmsg = ktls_recvmsg;
