@@ -495,8 +495,10 @@ ktlsctl_pkgconfig() {
 			printf("failed: %s\n", ktls_strerror(errno));
 			return 1;
 		}
-		if (write(fd, "ping", 4) != 4 || read(fd, buf, 4) != 4)
+		if (write(fd, "ping", 4) != 4 || read(fd, buf, 4) != 4) {
+			printf("echo failed: %s\n", strerror(errno));
 			return 1;
+		}
 		printf("version %#x echo %s\n", info.version, buf);
 		return strcmp(buf, "ping") != 0;
 	}
@@ -506,11 +508,13 @@ ktlsctl_pkgconfig() {
 		pkg-config --cflags --libs libktls) || return 1
 	echo "pkg-config: $flags"
 	case "$flags" in *"-I$d/usr/include"*"-L$d/usr/lib"*) ;; *) rc=1 ;; esac
-	gcc -std=gnu11 -Wall -Werror -o "$W/pc" "$W/pc.c" $flags || return 1
+	gcc -std=gnu11 -Wall -Werror -o "$W/pc" "$W/pc.c" $flags ||
+		{ echo "gcc failed"; return 1; }
 	LD_LIBRARY_PATH=$d/usr/lib ldd "$W/pc" | grep -q "$d/usr/lib/libktls.so.0" ||
 		{ echo "not linked against the installed libktls.so.0"; rc=1; }
-	serve srv NORMAL || return 1
-	LD_LIBRARY_PATH=$d/usr/lib "$W/pc" "$PORT" || rc=1
+	serve srv NORMAL || { echo "gnutls-serv did not start"; return 1; }
+	LD_LIBRARY_PATH=$d/usr/lib "$W/pc" "$PORT" ||
+		{ echo "the program failed"; rc=1; }
 	unserve
 	# What else make install put there.
 	for f in usr/sbin/ktlsd usr/sbin/ktlsctl usr/share/man/man8/ktlsctl.8 \
