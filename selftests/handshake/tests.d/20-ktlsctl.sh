@@ -37,20 +37,6 @@ ctl_has_file() {	# FILE TEXT
 	return 1
 }
 
-# reload_conf: SIGHUP ktlsd and wait for the reload it causes.
-reload_conf() {
-	local before
-	before=$(grep -c "SIGHUP: reloaded" "$W/ktlsd.log")
-	kill -HUP "$ktlsd_pid"
-	for _ in $(seq 100); do
-		[ "$(grep -c "SIGHUP: reloaded" "$W/ktlsd.log")" -gt "$before" ] &&
-			return 0
-		sleep 0.1
-	done
-	echo "ktlsd did not reload"
-	return 1
-}
-
 ktlsctl_usage() {
 	local rc=0
 	ktlsctl_run 2 || rc=1
@@ -342,13 +328,13 @@ ktlsctl_sandbox() {
 
 	cp "$W/ktlsd.conf" "$W/ktlsd.conf.sandbox"
 	sed -i '/^max_children/a sandbox = no' "$W/ktlsd.conf"
-	reload_conf || rc=1
+	ktlsd_sighup || rc=1
 	mode=$(seccomp_of_child)
 	echo "sandbox = no: Seccomp: $mode"
 	[ "$mode" = 0 ] || rc=1
 	ctl_has_file "$W/held.out" "handshake timed out \(ETIMEDOUT\)" || rc=1
 	cp "$W/ktlsd.conf.sandbox" "$W/ktlsd.conf"
-	reload_conf || rc=1
+	ktlsd_sighup || rc=1
 	kill -CONT "$serv_pid"
 	unserve
 	# After the reload the filter is back, and handshakes still work.

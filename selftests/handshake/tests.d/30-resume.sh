@@ -21,20 +21,6 @@
 R_ROT=8
 exec {R_OUT}>&1		# TAP comments from inside t (which captures 1, 2)
 
-# r_reload: SIGHUP and wait until ktlsd says it reloaded once more.
-r_reload() {
-	local before
-	before=$(grep -c "SIGHUP: reloaded" "$W/ktlsd.log")
-	kill -HUP "$ktlsd_pid"
-	for _ in $(seq 100); do
-		[ "$(grep -c "SIGHUP: reloaded" "$W/ktlsd.log")" -gt "$before" ] &&
-			return 0
-		sleep 0.1
-	done
-	echo "ktlsd did not reload"
-	return 1
-}
-
 # r_offers: how many times ktlsd's children offered a cached session.
 r_offers() {
 	grep -c "offering a cached session" "$W/ktlsd.log"
@@ -76,7 +62,7 @@ r_setup() {
 		printf '[profile norsm]\ncertificate = %s\nkey = %s\ntrust = %s\nresumption = no\n' \
 			"$W/srv.pem" "$W/srv.key" "$W/ca.pem"
 	} >"$W/ktlsd.conf"
-	r_reload
+	ktlsd_sighup
 }
 
 # ktlsd -n refuses bad values, naming the line.
@@ -298,7 +284,7 @@ r_run() {
 	esac
 }
 r_restore() {
-	cp "$W/ktlsd.conf.resume" "$W/ktlsd.conf" && r_reload
+	cp "$W/ktlsd.conf.resume" "$W/ktlsd.conf" && ktlsd_sighup
 }
 
 if [ -n "$r_want" ]; then
