@@ -35,6 +35,10 @@ static const char *const ktls_stat_names[KTLS_STAT_NUM] = {
 	[KTLS_STAT_RX_REKEY_RECEIVED]	= "TlsRxRekeyReceived",
 	/* ktls only: tickets consumed for the handshake agent (rx_sw.c) */
 	[KTLS_STAT_RX_SESSION_TICKET]	= "TlsRxSessionTicket",
+	/* ktls only: records handed to the TX worker, and those of them the
+	 * writer took back because no CPU had started on them (tx_sw.c) */
+	[KTLS_STAT_TX_ASYNC]		= "TlsTxAsync",
+	[KTLS_STAT_TX_ASYNC_RECLAIMED]	= "TlsTxAsyncReclaimed",
 };
 
 struct ktls_mib {

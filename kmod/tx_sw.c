@@ -37,6 +37,14 @@
  * which pushes under the locks unless a writer does it first.  Whoever
  * must wait for a record (a full ring, close, a new key) waits for its
  * work item with flush_work().
+ *
+ * When no CPU is spare, the worker is not run before the writer has
+ * filled the ring.  The writer then takes the oldest record back if no
+ * worker has started on it (cancel_work() succeeds only for a work item
+ * still pending) and encrypts it itself, so handing a record out never
+ * costs more than a queue_work() and a cancel_work() over doing it in
+ * place.  TlsTxAsync counts the records handed out, TlsTxAsyncReclaimed
+ * those taken back.
  */
 #include <linux/kernel.h>
 #include <linux/uio.h>
@@ -366,6 +374,7 @@ static int tx_seal(struct sock *sk, struct ktls_ctx *ctx,
 		r->state = KTLS_REC_CRYPT;
 		tx->crypt_busy = r;
 		queue_work(ktls_tx_wq, &r->work);
+		ktls_stat_inc(sk, KTLS_STAT_TX_ASYNC);
 		return 0;
 	}
 	err = tx_encrypt(r);
@@ -477,16 +486,41 @@ static int tx_close_record(struct sock *sk, struct ktls_ctx *ctx,
 	return tx_push(sk, tx, flags);
 }
 
-/* Free a slot for a new record: push the oldest, waiting for its worker. */
+/*
+ * The writer needs @r encrypted now.  If its work item is still pending, no
+ * CPU had time for it: take it back and encrypt it here rather than sleep
+ * until a CPU does.  Otherwise a worker runs it: wait for that.
+ */
+static void tx_finish_crypt(struct sock *sk, struct ktls_tx_rec *r)
+{
+	if (tx_rec_state(r) != KTLS_REC_CRYPT)
+		return;
+	if (cancel_work(&r->work)) {
+		r->err = tx_encrypt(r);
+		r->state = KTLS_REC_SEALED;
+		ktls_stat_inc(sk, KTLS_STAT_TX_ASYNC_RECLAIMED);
+		return;
+	}
+	flush_work(&r->work);
+}
+
+/* Every record in the ring encrypted, and no worker left running for us. */
+static void tx_finish_all(struct sock *sk, struct ktls_tx *tx)
+{
+	unsigned int k;
+
+	for (k = 0; k < tx->count; k++)
+		tx_finish_crypt(sk, tx_rec(tx, k));
+	tx_wait_crypt(tx);
+}
+
+/* Free a slot for a new record: push the oldest, encrypted by now. */
 static int tx_make_room(struct sock *sk, struct ktls_tx *tx, int flags)
 {
 	int err;
 
 	while (tx->count == KTLS_TX_RECS) {
-		struct ktls_tx_rec *head = tx_rec(tx, 0);
-
-		if (tx_rec_state(head) == KTLS_REC_CRYPT)
-			flush_work(&head->work);
+		tx_finish_crypt(sk, tx_rec(tx, 0));
 		err = tx_push(sk, tx, flags);
 		if (err)
 			return err;
@@ -699,7 +733,7 @@ static void ktls_sw_drain(struct sock *sk)
 	mutex_lock(&ctx->tx_lock);
 	lock_sock(sk);
 	if (!tx_check(sk, tx, MSG_NOSIGNAL)) {
-		tx_wait_crypt(tx);
+		tx_finish_all(sk, tx);
 		tx_push(sk, tx, MSG_NOSIGNAL);
 	}
 	release_sock(sk);
@@ -749,7 +783,7 @@ static void ktls_sw_tx_release(struct sock *sk, struct ktls_ctx *ctx)
 	struct ktls_tx *tx = &ctx->tx;
 	struct ktls_tx_rec *r;
 
-	tx_wait_crypt(tx);
+	tx_finish_all(sk, tx);
 	if (!tx_check(sk, tx, MSG_NOSIGNAL)) {
 		r = tx_open_rec(tx);
 		if (r && r->len)

@@ -40,6 +40,8 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -3999,6 +4001,162 @@ TEST_F(tls, shutdown_wr_after_bulk)
 	EXPECT_EQ(0, recv(self->cfd, got, 1, 0));
 	free(data);
 	free(got);
+}
+
+/* ==== TX pipeline: records encrypted by a worker, or taken back ======== */
+
+#define PIPE_BYTES	(1 << 20)
+#define PIPE_SEED	61
+
+/* The pipeline is the same for every cipher: one variant is enough. */
+#define PIPE_ONE_VARIANT()						\
+	do {								\
+		if (ulp_is_intree())					\
+			SKIP(return, "ktls's TX pipeline");		\
+		if (variant->version != TLS_1_3_VERSION ||		\
+		    variant->cipher != TLS_CIPHER_AES_GCM_128)		\
+			SKIP(return, "run for tls13_aes_gcm_128 only");	\
+	} while (0)
+
+/* A child that reads PIPE_BYTES from @fd and exits 0 if they are right. */
+static pid_t pipe_reader(int fd)
+{
+	unsigned char *want, *got;
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	want = malloc(PIPE_BYTES);
+	got = malloc(PIPE_BYTES);
+	if (!want || !got)
+		_exit(2);
+	fill_random(want, PIPE_BYTES, PIPE_SEED);
+	if (recv_all(fd, got, PIPE_BYTES, IO_RECV, false) != PIPE_BYTES)
+		_exit(3);
+	_exit(memcmp(want, got, PIPE_BYTES) ? 4 : 0);
+}
+
+static void pipe_write(struct __test_metadata *_metadata, int fd)
+{
+	unsigned char *data = malloc(PIPE_BYTES);
+	size_t off;
+
+	ASSERT_NE(NULL, data);
+	fill_random(data, PIPE_BYTES, PIPE_SEED);
+	for (off = 0; off < PIPE_BYTES; off += 16384)
+		ASSERT_EQ(16384, send(fd, data + off, 16384, 0));
+	free(data);
+}
+
+/* Full records go to the worker when a CPU is spare. */
+TEST_F_TIMEOUT(tls, tx_async_with_spare_cpu, 120)
+{
+	long async = ulp_stat("TlsTxAsync"), reclaimed;
+	pid_t reader;
+
+	PIPE_ONE_VARIANT();
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "needs two CPUs");
+	ASSERT_LE(0, async);
+	reclaimed = ulp_stat("TlsTxAsyncReclaimed");
+	ASSERT_LE(0, reclaimed);
+	reader = pipe_reader(self->cfd);
+	ASSERT_LT(0, reader);
+	pipe_write(_metadata, self->fd);
+	EXPECT_EQ(0, child_status(reader));
+	/* 64 records of 16 KiB: most go to the worker. */
+	EXPECT_LT(async + 8, ulp_stat("TlsTxAsync"));
+	TH_LOG("async %ld, reclaimed %ld", ulp_stat("TlsTxAsync") - async,
+	       ulp_stat("TlsTxAsyncReclaimed") - reclaimed);
+}
+
+/*
+ * Spin on @cpu at SCHED_FIFO @prio until killed, or for 30 s at most;
+ * writes a byte to @ready once it runs there.
+ */
+static pid_t cpu_hog(int cpu, int prio, int ready)
+{
+	struct sched_param sp = { .sched_priority = prio };
+	cpu_set_t set;
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	alarm(30);
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) ||
+	    sched_setscheduler(0, SCHED_FIFO, &sp) ||
+	    write(ready, "", 1) != 1)
+		_exit(1);
+	for (;;)
+		;
+}
+
+/*
+ * No CPU spare: every other CPU runs a real-time spinner, and the writer
+ * runs at real-time priority on its own, so the worker (an ordinary
+ * kworker) gets no CPU while the writer fills the ring.  The writer must
+ * take records back and encrypt them itself instead of sleeping until the
+ * worker runs; the data still arrives intact and in order.
+ */
+TEST_F_TIMEOUT(tls, tx_async_reclaimed_without_spare_cpu, 120)
+{
+	struct sched_param rt = { .sched_priority = 1 }, other = { 0 };
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN), async, reclaimed;
+	pid_t hogs[16], reader;
+	struct rusage ru0, ru1;
+	int i, nhogs = 0, ready[2];
+	cpu_set_t set;
+	char c;
+
+	PIPE_ONE_VARIANT();
+	if (ncpu < 2)
+		SKIP(return, "needs two CPUs");
+	async = ulp_stat("TlsTxAsync");
+	reclaimed = ulp_stat("TlsTxAsyncReclaimed");
+	ASSERT_LE(0, async);
+	ASSERT_LE(0, reclaimed);
+	/* Room for all of it in flight: the writer must not sleep on TCP
+	 * (which would give the worker the CPU), only on the ring. */
+	ASSERT_EQ(0, setsockopt(self->fd, SOL_SOCKET, SO_SNDBUFFORCE,
+				&(int){ 4 * PIPE_BYTES }, sizeof(int)));
+	ASSERT_EQ(0, setsockopt(self->cfd, SOL_SOCKET, SO_RCVBUFFORCE,
+				&(int){ 4 * PIPE_BYTES }, sizeof(int)));
+	reader = pipe_reader(self->cfd);
+	ASSERT_LT(0, reader);
+
+	/* Every spinner on its CPU before the writer takes CPU 0. */
+	ASSERT_EQ(0, pipe(ready));
+	for (i = 1; i < ncpu && nhogs < 16; i++) {
+		hogs[nhogs] = cpu_hog(i, 2, ready[1]);
+		ASSERT_LT(0, hogs[nhogs]);
+		nhogs++;
+	}
+	for (i = 0; i < nhogs; i++)
+		ASSERT_EQ(1, read(ready[0], &c, 1));
+	close(ready[0]);
+	close(ready[1]);
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(set), &set));
+	ASSERT_EQ(0, getrusage(RUSAGE_THREAD, &ru0));
+	ASSERT_EQ(0, sched_setscheduler(0, SCHED_FIFO, &rt));
+	pipe_write(_metadata, self->fd);
+	ASSERT_EQ(0, sched_setscheduler(0, SCHED_OTHER, &other));
+	ASSERT_EQ(0, getrusage(RUSAGE_THREAD, &ru1));
+	for (i = 0; i < nhogs; i++) {
+		kill(hogs[i], SIGKILL);
+		waitpid(hogs[i], NULL, 0);
+	}
+
+	EXPECT_EQ(0, child_status(reader));
+	TH_LOG("async %ld, reclaimed %ld; writer slept %ld times",
+	       ulp_stat("TlsTxAsync") - async,
+	       ulp_stat("TlsTxAsyncReclaimed") - reclaimed,
+	       ru1.ru_nvcsw - ru0.ru_nvcsw);
+	EXPECT_LT(reclaimed, ulp_stat("TlsTxAsyncReclaimed"));
 }
 
 /*
