@@ -44,7 +44,9 @@
  * still pending) and encrypts it itself, so handing a record out never
  * costs more than a queue_work() and a cancel_work() over doing it in
  * place.  TlsTxAsync counts the records handed out, TlsTxAsyncReclaimed
- * those taken back.
+ * those taken back.  And over all sockets, no more records are with the
+ * worker than there are CPUs besides the writer's (ktls_tx_inflight): with
+ * many busy sockets, no CPU is spare for any of them.
  */
 #include <linux/kernel.h>
 #include <linux/uio.h>
@@ -58,6 +60,27 @@
 
 /* Encrypts records for every socket; unbound, so any idle CPU helps. */
 static struct workqueue_struct *ktls_tx_wq;
+
+/*
+ * Records with the worker, over all sockets.  A record is handed out only
+ * while fewer than one per CPU besides the writer's are: with many busy
+ * sockets the CPUs are spare for none of them, and hand-offs would only
+ * add wakeups.
+ */
+static atomic_t ktls_tx_inflight = ATOMIC_INIT(0);
+
+static bool tx_inflight_get(void)
+{
+	if (atomic_inc_return(&ktls_tx_inflight) < num_online_cpus())
+		return true;
+	atomic_dec(&ktls_tx_inflight);
+	return false;
+}
+
+static void tx_inflight_put(void)
+{
+	atomic_dec(&ktls_tx_inflight);
+}
 
 enum {
 	KTLS_REC_FREE,
@@ -283,6 +306,7 @@ static void tx_crypt_work(struct work_struct *work)
 	struct ktls_tx *tx = r->tx;
 
 	r->err = tx_encrypt(r);
+	tx_inflight_put();
 	smp_store_release(&r->state, KTLS_REC_SEALED);
 	/* Pushing takes the socket lock: leave it to tx.work, or to a
 	 * writer that gets there first. */
@@ -370,7 +394,8 @@ static int tx_seal(struct sock *sk, struct ktls_ctx *ctx,
 	r->push_frag = 0;
 	r->push_off = 0;
 
-	if (async && r->len >= KTLS_TX_ASYNC_MIN && !tx_worker_busy(tx)) {
+	if (async && r->len >= KTLS_TX_ASYNC_MIN && !tx_worker_busy(tx) &&
+	    tx_inflight_get()) {
 		r->state = KTLS_REC_CRYPT;
 		tx->crypt_busy = r;
 		queue_work(ktls_tx_wq, &r->work);
@@ -496,6 +521,7 @@ static void tx_finish_crypt(struct sock *sk, struct ktls_tx_rec *r)
 	if (tx_rec_state(r) != KTLS_REC_CRYPT)
 		return;
 	if (cancel_work(&r->work)) {
+		tx_inflight_put();
 		r->err = tx_encrypt(r);
 		r->state = KTLS_REC_SEALED;
 		ktls_stat_inc(sk, KTLS_STAT_TX_ASYNC_RECLAIMED);
