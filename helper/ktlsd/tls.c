@@ -147,7 +147,7 @@ static ssize_t t_push(gnutls_transport_ptr_t p, const void *buf, size_t len)
 #define REC_HDR		5
 #define REC_MAX		(16384 + 256)	/* TLS 1.3 ciphertext, tag included */
 
-/* 0 when the plaintext of a TLS 1.3 record (content, then the type, then
+/* NULL when the plaintext of a TLS 1.3 record (content, then the type, then
  * zero padding) is nothing but whole NewSessionTicket messages; else why
  * not. */
 static const char *not_tickets(const unsigned char *pt, size_t n)
