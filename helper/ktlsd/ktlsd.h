@@ -139,6 +139,7 @@ int resume_fetch(const struct request *req, const char *profile,
 void resume_store(const struct request *req, const char *profile,
 		  const gnutls_datum_t *data);
 const gnutls_datum_t *resume_ticket_key(void);
+const gnutls_datum_t *resume_prev_ticket_key(const struct config *cfg);
 
 /* tls.c */
 int tls_handshake(const struct config *cfg, const struct request *req,

@@ -23,15 +23,18 @@
  * Server ticket key.  The parent makes a 64-byte master key with
  * gnutls_session_ticket_key_generate() and replaces it whenever the
  * wall clock enters a new period of ticket_key_rotation seconds (periods
- * start at multiples of it since the epoch); the old key is wiped.
- * Children get the key by fork() and give it to
- * gnutls_session_ticket_enable_server().  GnuTLS 3.7 never encrypts with
- * that key itself: it derives SHA3-512(T || key), T = now / (3 * the
- * session's expiration time), and a fresh session only accepts tickets
- * under the T of now.  tls.c sets the expiration time to the rotation
- * period, so GnuTLS's own boundaries (multiples of three periods) fall
- * on ours, and a ticket resumes until the end of the period it was
- * issued in.
+ * start at multiples of it since the epoch).  The key it replaces stays,
+ * as the previous key, until the end of the new period; the key before
+ * that is wiped.  Children get both by fork().  GnuTLS 3.7 never
+ * encrypts with the key it is given: it derives SHA3-512(T || key),
+ * T = now / (3 * the session's expiration time), and decrypts under the
+ * T of now or T - 1 of that one key only.  tls.c sets the expiration
+ * time (the ticket lifetime) to the rotation period, so GnuTLS's own
+ * boundaries fall on ours, and before GnuTLS looks at a ticket it reads
+ * the ticket's key name in the ClientHello: a ticket made under the
+ * previous key gets that key instead of the current one.  So a ticket
+ * resumes for its whole lifetime (one period), across one rotation, and
+ * never under a key older than that.
  */
 #include <errno.h>
 #include <poll.h>
@@ -103,6 +106,19 @@ static int child_fd = -1;
 
 static gnutls_datum_t ticket_key;
 static long long ticket_period;
+/* The key before ticket_key, accepted until prev_until (wall clock). */
+static gnutls_datum_t prev_key;
+static time_t prev_until;
+
+static void wipe_key(gnutls_datum_t *k)
+{
+	if (!k->data)
+		return;
+	explicit_bzero(k->data, k->size);
+	gnutls_free(k->data);
+	k->data = NULL;
+	k->size = 0;
+}
 
 static time_t mono_s(void)
 {
@@ -114,10 +130,16 @@ static time_t mono_s(void)
 
 static void rotate_ticket_key(const struct config *cfg, bool force)
 {
-	long long period = (long long)time(NULL) / cfg->ticket_key_rotation;
+	time_t now = time(NULL);
+	long long period = (long long)now / cfg->ticket_key_rotation;
 	gnutls_datum_t fresh;
 	int ret;
 
+	/* The previous key's grace ends with the period after its own. */
+	if (prev_key.data && now >= prev_until) {
+		wipe_key(&prev_key);
+		log_debug("previous session ticket key wiped");
+	}
 	if (!force && ticket_key.data && period == ticket_period)
 		return;
 	ret = gnutls_session_ticket_key_generate(&fresh);
@@ -127,14 +149,21 @@ static void rotate_ticket_key(const struct config *cfg, bool force)
 			gnutls_strerror(ret));
 		return;
 	}
-	if (ticket_key.data) {
-		explicit_bzero(ticket_key.data, ticket_key.size);
-		gnutls_free(ticket_key.data);
+	wipe_key(&prev_key);
+	/* Only the key of the period just ended stays, and only for the
+	 * period just begun (not after a jump over several periods, nor
+	 * on a reload, which forces a new key in the same period). */
+	if (ticket_key.data && !force && period == ticket_period + 1) {
+		prev_key = ticket_key;
+		prev_until = (time_t)(period + 1) * cfg->ticket_key_rotation;
+	} else {
+		wipe_key(&ticket_key);
 	}
 	ticket_key = fresh;
 	ticket_period = period;
-	log_debug("session ticket key replaced (period %lld, %u s)", period,
-		  cfg->ticket_key_rotation);
+	log_debug("session ticket key replaced (period %lld, %u s)%s", period,
+		  cfg->ticket_key_rotation,
+		  prev_key.data ? "; the previous key is accepted until the period ends" : "");
 }
 
 int resume_init(const struct config *cfg)
@@ -174,11 +203,8 @@ void resume_exit(void)
 		munmap(arena, sizeof(*arena));
 		arena = NULL;
 	}
-	if (ticket_key.data) {
-		explicit_bzero(ticket_key.data, ticket_key.size);
-		gnutls_free(ticket_key.data);
-		ticket_key.data = NULL;
-	}
+	wipe_key(&ticket_key);
+	wipe_key(&prev_key);
 }
 
 /* ---- the parent's event loop ---- */
@@ -188,6 +214,10 @@ int resume_timeout_ms(const struct config *cfg)
 	long long now = time(NULL), next;
 
 	next = (ticket_period + 1) * cfg->ticket_key_rotation;
+	/* The previous key goes at the same boundary, or sooner after a
+	 * reload that shortened the period. */
+	if (prev_key.data && prev_until < next)
+		next = prev_until;
 	if (next <= now)
 		return 0;
 	/* A little past the boundary, so the period has really changed. */
@@ -552,4 +582,18 @@ void resume_store(const struct request *req, const char *profile,
 const gnutls_datum_t *resume_ticket_key(void)
 {
 	return ticket_key.data ? &ticket_key : NULL;
+}
+
+/* In a child: the previous ticket key while its grace lasts.  A child
+ * forked before the parent rotated holds the key of the period just
+ * ended as its current one; its previous key is then two periods old
+ * and not offered. */
+const gnutls_datum_t *resume_prev_ticket_key(const struct config *cfg)
+{
+	time_t now = time(NULL);
+
+	if (!prev_key.data || now >= prev_until ||
+	    (long long)now / cfg->ticket_key_rotation > ticket_period)
+		return NULL;
+	return &prev_key;
 }

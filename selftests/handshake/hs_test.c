@@ -33,6 +33,13 @@
  *               whose page must say Reused or New), "none"
  *   hstime PORT NAME N                N client handshakes one after the
  *               other; prints the median time and how many resumed
+ *   speakfirst CERT KEY VERSION MODE  a GnuTLS server (in a child) that
+ *               sends a greeting right after its handshake; two client
+ *               handshakes through ktlsd must each read the greeting
+ *               through ktls, then echo a line.  MODE: noticket (the
+ *               server issues none), ticketfirst (its tickets, then the
+ *               greeting: the second handshake resumes), datafirst (TLS
+ *               1.3: the greeting, then a ticket)
  * Without the kernel module:
  *   cacheproto  ktlsd's session cache (helper/ktlsd/resume.c, compiled
  *               in here): the parent's checks of every child message
@@ -969,6 +976,164 @@ static void t_hstime(int argc, char **argv)
 	free(ms);
 }
 
+/*
+ * A server that speaks first: a GnuTLS server serving @n connections on
+ * @l, each: handshake, the greeting at once (in "datafirst" mode before
+ * its ticket), then one line echoed.
+ */
+#define GREETING "hello from a server that speaks first\n"
+
+static int speak_first_server(int l, int n, const char *cert, const char *key,
+			      int version, const char *mode)
+{
+	gnutls_certificate_credentials_t cred;
+	gnutls_session_t s;
+	gnutls_datum_t tk;
+	unsigned int flags = GNUTLS_SERVER;
+	char line[256];
+	int i, fd, ret;
+	size_t got;
+
+	gnutls_certificate_allocate_credentials(&cred);
+	if (gnutls_certificate_set_x509_key_file(cred, cert, key,
+						 GNUTLS_X509_FMT_PEM) < 0)
+		return 20;
+	if (gnutls_session_ticket_key_generate(&tk) < 0)
+		return 21;
+	if (!strcmp(mode, "noticket"))
+		flags |= GNUTLS_NO_TICKETS;
+	else if (!strcmp(mode, "datafirst"))
+		flags |= GNUTLS_NO_AUTO_SEND_TICKET;
+	for (i = 0; i < n; i++) {
+		fd = accept(l, NULL, NULL);
+		if (fd < 0)
+			return 22;
+		gnutls_init(&s, flags);
+		if (strcmp(mode, "noticket"))
+			gnutls_session_ticket_enable_server(s, &tk);
+		gnutls_priority_set_direct(s, version == TLS_1_2_VERSION ?
+			"NORMAL:-VERS-ALL:+VERS-TLS1.2" :
+			"NORMAL:-VERS-ALL:+VERS-TLS1.3", NULL);
+		gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred);
+		gnutls_transport_set_int(s, fd);
+		do {
+			ret = gnutls_handshake(s);
+		} while (ret < 0 && !gnutls_error_is_fatal(ret));
+		if (ret < 0) {
+			fprintf(stderr, "  speakfirst server: %s\n",
+				gnutls_strerror(ret));
+			return 23;
+		}
+		if (gnutls_record_send(s, GREETING, strlen(GREETING)) !=
+		    (ssize_t)strlen(GREETING))
+			return 24;
+		if (!strcmp(mode, "datafirst") &&
+		    gnutls_session_ticket_send(s, 1, 0) < 0)
+			return 25;
+		for (got = 0; got < sizeof(line) && (!got ||
+		     line[got - 1] != '\n'); got += ret) {
+			ret = gnutls_record_recv(s, line + got,
+						 sizeof(line) - got);
+			if (ret <= 0) {
+				fprintf(stderr, "  speakfirst server recv: %s\n",
+					gnutls_strerror(ret));
+				return 26;
+			}
+		}
+		if (gnutls_record_send(s, line, got) != (ssize_t)got)
+			return 27;
+		gnutls_bye(s, GNUTLS_SHUT_WR);
+		gnutls_deinit(s);
+		close(fd);
+	}
+	gnutls_free(tk.data);
+	gnutls_certificate_free_credentials(cred);
+	return 0;
+}
+
+/* Reads exactly @len bytes of application data (post-handshake records
+ * passed over) within 10 s. */
+static bool read_exact(int fd, char *buf, size_t len)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		if (poll(&p, 1, 10000) != 1)
+			return false;
+		n = recv_data(fd, buf + got, len - got, MSG_DONTWAIT);
+		if (n < 0 && errno == EAGAIN)
+			continue;
+		if (n <= 0)
+			return false;
+		got += n;
+	}
+	return true;
+}
+
+static void t_speakfirst(int argc, char **argv)
+{
+	struct ktls_opts o = { .server_name = "localhost" };
+	struct ktls_info info;
+	char buf[128];
+	int l, port, fd, i, st, version;
+	const char *mode;
+	pid_t pid;
+
+	REQUIRE(argc == 4, "speakfirst CERT KEY VERSION MODE");
+	version = version_arg(argv[2]);
+	mode = argv[3];
+	REQUIRE(version && (!strcmp(mode, "noticket") ||
+			    !strcmp(mode, "ticketfirst") ||
+			    (!strcmp(mode, "datafirst") &&
+			     version == TLS_1_3_VERSION)),
+		"VERSION 1.2|1.3, MODE noticket|ticketfirst|datafirst (1.3)");
+	l = listen_any(&port);
+	pid = fork();
+	if (pid == 0)
+		_exit(speak_first_server(l, 2, argv[0], argv[1], version,
+					 mode));
+	close(l);
+	for (i = 0; i < 2; i++) {
+		fd = connect_to(port);
+		if (ktls_client_handshake(fd, &o)) {
+			fail("handshake %d: %s (%s)", i, ktls_strerror(errno),
+			     strerror(errno));
+			close(fd);
+			break;
+		}
+		REQUIRE(!ktls_handshake_result(fd, &info), "result: %s",
+			ktls_strerror(errno));
+		check_info(fd, version, 0);
+		/* Only tickets that came before the greeting can be kept. */
+		fprintf(stderr, "  handshake %d: resumed=%d\n", i,
+			info.resumed);
+		CHECK(!!info.resumed == (i == 1 && !strcmp(mode, "ticketfirst")),
+		      "handshake %d: resumed=%d in mode %s", i, info.resumed,
+		      mode);
+		memset(buf, 0, sizeof(buf));
+		CHECK(read_exact(fd, buf, strlen(GREETING)) &&
+		      !strcmp(buf, GREETING),
+		      "handshake %d: the greeting did not arrive whole: '%s' (%s)",
+		      i, buf, strerror(errno));
+		CHECK(send(fd, "ping\n", 5, 0) == 5, "send: %s",
+		      strerror(errno));
+		memset(buf, 0, sizeof(buf));
+		CHECK(read_exact(fd, buf, 5) && !strcmp(buf, "ping\n"),
+		      "handshake %d: echo '%s'", i, buf);
+		close(fd);
+	}
+	if (failures)
+		kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	CHECK(failures || (WIFEXITED(st) && !WEXITSTATUS(st)),
+	      "the server failed with %d", WEXITSTATUS(st));
+	if (handshake_records)
+		fprintf(stderr, "  passed over %d post-handshake record%s\n",
+			handshake_records, handshake_records == 1 ? "" : "s");
+}
+
 /* ---- ktlsd's session cache, compiled in ---- */
 
 #include "../../helper/ktlsd/resume.c"
@@ -1362,7 +1527,7 @@ int main(int argc, char **argv)
 		{ "client", t_client }, { "server", t_server },
 		{ "nonblock", t_nonblock }, { "expect", t_expect },
 		{ "many", t_many }, { "resume", t_resume },
-		{ "hstime", t_hstime },
+		{ "hstime", t_hstime }, { "speakfirst", t_speakfirst },
 	};
 	size_t i;
 

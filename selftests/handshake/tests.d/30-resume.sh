@@ -8,8 +8,10 @@
 # (gnutls-serv: "This is a resumed session"; s_server -www: its page says
 # "Reused, TLSv1.x").  Another server name or port offers nothing from
 # the cache, and "resumption = no" never resumes.  Server role: openssl
-# s_client resumes with the ticket ktlsd issued until the ticket key
-# rotates.  A child killed mid-handshake leaves the cache intact.  The
+# s_client resumes with a ticket ktlsd issued just before its ticket key
+# rotated, and not two periods later.  A child killed mid-handshake
+# leaves the cache intact.  A server that speaks first right after the
+# handshake (speak_first_*) gets its greeting to the application.  The
 # median times of full and resumed handshakes are printed as TAP
 # comments, and resumed must be the faster.  hs_test cacheproto checks
 # the parent's and the child's sides of the cache protocol directly.
@@ -170,17 +172,45 @@ r_sc() {
 	grep -ao "^\(New\|Reused\), TLSv$v" "$W/sc.out" | head -1
 }
 
-# r_at_period_start: sleep until the next multiple of $R_ROT seconds.
-r_at_period_start() {
-	while [ $(($(date +%s) % R_ROT)) != 0 ]; do
-		sleep 0.2
+# r_ms: the wall clock in milliseconds; r_rotations: ticket keys ktlsd
+# has made so far.
+r_ms() {
+	date +%s%3N
+}
+r_rotations() {
+	grep -c "session ticket key replaced" "$W/ktlsd.log"
+}
+
+# r_wait_phase S: sleep until S seconds into a period of $R_ROT seconds.
+r_wait_phase() {
+	while [ $(($(date +%s) % R_ROT)) != "$1" ]; do
+		sleep 0.1
 	done
 }
 
-# Server role: s_client resumes with ktlsd's ticket in the same ticket
-# key period, and not after the key rotated.
+# r_wait_rotations N: until ktlsd has logged N ticket keys (at most
+# three periods).
+r_wait_rotations() {
+	for _ in $(seq $((30 * R_ROT))); do
+		[ "$(r_rotations)" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	echo "ktlsd did not log a new ticket key (wanted $1, has $(r_rotations))"
+	return 1
+}
+
+# Server role, against examples/ktls-server through ktlsd.  A ticket is
+# made in the last seconds of a key period; just after the rotation it
+# still resumes (s_client: "Reused"; ktlsd: made under the previous
+# key).  The same ticket two periods after its own is refused ("New").
+# No step relies on a sleep being long enough: the times of both
+# handshakes are measured, and an attempt that falls outside the claim
+# (the ticket made in period k, used in period k+1 within its lifetime
+# of $R_ROT s) is made again, starting earlier in the period, instead of
+# judged.
 r_server() {	# VERSION
-	local v=$1 rc=0 sp got rot0
+	local v=$1 rc=0 sp got rot k t0 t1 t2 t3 prev attempt ok=0
+	local phase=$((R_ROT - 3))
 	printf 'ktls resumption test file\n' >"$W/rfile"
 	"$REPO/helper/examples/ktls-server" 4510 "$W/rfile" 2>"$W/ks.err" &
 	sp=$!
@@ -188,27 +218,55 @@ r_server() {	# VERSION
 		ss -ltn | grep -q ":4510 " && break
 		sleep 0.1
 	done
-	r_at_period_start
-	rot0=$(grep -c "session ticket key replaced" "$W/ktlsd.log")
-	got=$(r_sc "$v" -sess_out "$W/sess")
-	[ "$got" = "New, TLSv$v" ] || { echo "first: '$got'"; cat "$W/sc.out"; rc=1; }
-	grep -aq "ktls resumption test file" "$W/sc.out" ||
-		{ echo "first: the file did not arrive"; rc=1; }
-	got=$(r_sc "$v" -sess_in "$W/sess")
-	[ "$got" = "Reused, TLSv$v" ] || { echo "second: '$got'"; cat "$W/sc.out"; rc=1; }
-	grep -aq "ktls resumption test file" "$W/sc.out" ||
-		{ echo "second: the file did not arrive"; rc=1; }
-	# The next period: a new key, and the old ticket is refused.
-	sleep 1
-	r_at_period_start
-	sleep 1
-	got=$(r_sc "$v" -sess_in "$W/sess")
-	[ "$got" = "New, TLSv$v" ] || { echo "after rotation: '$got'"; cat "$W/sc.out"; rc=1; }
-	grep -aq "ktls resumption test file" "$W/sc.out" ||
-		{ echo "after rotation: the file did not arrive"; rc=1; }
-	if [ "$(grep -c "session ticket key replaced" "$W/ktlsd.log")" -le "$rot0" ]; then
-		echo "ktlsd did not log a new ticket key"
-		rc=1
+	for attempt in 1 2 3; do
+		r_wait_phase "$phase"
+		rot=$(r_rotations)
+		t0=$(r_ms)
+		got=$(r_sc "$v" -sess_out "$W/sess")
+		t1=$(r_ms)
+		[ "$got" = "New, TLSv$v" ] || { echo "first: '$got'"; cat "$W/sc.out"; rc=1; break; }
+		grep -aq "ktls resumption test file" "$W/sc.out" ||
+			{ echo "first: the file did not arrive"; rc=1; break; }
+		k=$((t0 / 1000 / R_ROT))
+		# If again: start so that this handshake's time ends a
+		# second before the boundary.
+		phase=$((R_ROT - 2 - (t1 - t0 + 999) / 1000))
+		[ "$phase" -ge 0 ] || phase=0
+		if [ $((t1 / 1000 / R_ROT)) != "$k" ]; then
+			echo "attempt $attempt: the first handshake took $((t1 - t0)) ms and crossed the boundary; again, earlier"
+			continue
+		fi
+		r_wait_rotations $((rot + 1)) || { rc=1; break; }
+		prev=$(grep -c "ticket was made under the previous ticket key" "$W/ktlsd.log")
+		t2=$(r_ms)
+		got=$(r_sc "$v" -sess_in "$W/sess")
+		t3=$(r_ms)
+		echo "attempt $attempt: ticket made at $((t0 % (R_ROT * 1000))) ms into period $k, used $((t2 - t0)) ms later in period $((t2 / 1000 / R_ROT)): $got"
+		if [ $((t2 / 1000 / R_ROT)) != $((k + 1)) ] ||
+		   [ $((t3 - t0)) -ge $(((R_ROT - 1) * 1000)) ]; then
+			echo "attempt $attempt: outside the claim; again"
+			continue
+		fi
+		[ "$got" = "Reused, TLSv$v" ] || { echo "after one rotation: '$got'"; cat "$W/sc.out"; rc=1; }
+		grep -aq "ktls resumption test file" "$W/sc.out" ||
+			{ echo "after one rotation: the file did not arrive"; rc=1; }
+		[ "$(grep -c "ticket was made under the previous ticket key" "$W/ktlsd.log")" -gt "$prev" ] ||
+			{ echo "ktlsd did not log a ticket under the previous key"; rc=1; }
+		ok=1
+		break
+	done
+	[ $ok = 1 ] || { echo "no attempt made a ticket in one period and used it in the next"; rc=1; }
+	if [ $ok = 1 ]; then
+		# Two periods on: the previous key is gone.
+		r_wait_rotations $((rot + 2)) || rc=1
+		while [ $(($(date +%s) / R_ROT)) -lt $((k + 2)) ]; do
+			sleep 0.1
+		done
+		got=$(r_sc "$v" -sess_in "$W/sess")
+		echo "period $(($(date +%s) / R_ROT)), the ticket of period $k: $got"
+		[ "$got" = "New, TLSv$v" ] || { echo "two periods on: '$got'"; cat "$W/sc.out"; rc=1; }
+		grep -aq "ktls resumption test file" "$W/sc.out" ||
+			{ echo "two periods on: the file did not arrive"; rc=1; }
 	fi
 	kill "$sp"
 	wait "$sp" 2>/dev/null
@@ -244,6 +302,15 @@ r_child_death() {
 	return $rc
 }
 
+# A TLS server that speaks first, right after its handshake, while
+# ktlsd's child may still wait for a session ticket: the greeting reaches
+# the application through ktls (hs_test speakfirst).
+r_speak_first() {	# VERSION MODE
+	"$T" speakfirst "$W/srv.pem" "$W/srv.key" "$1" "$2" || return 1
+	grep "stays in the socket for ktls" "$W/ktlsd.log" | tail -2
+	return 0
+}
+
 # Medians of full (resumption = no) and resumed handshakes.
 r_cheaper() {	# VERSION
 	local v=$1 full res fm rm rn rc=0
@@ -269,7 +336,9 @@ for v in 1.3 1.2; do
 		  "resume_client_off_tls$v" "resume_client_openssl_tls$v"
 		  "resume_server_tls$v" "resume_cheaper_tls$v")
 done
-r_tests+=(resume_child_death)
+r_tests+=(resume_child_death speak_first_tls1.3_noticket
+	  speak_first_tls1.3_ticketfirst speak_first_tls1.3_datafirst
+	  speak_first_tls1.2_noticket speak_first_tls1.2_ticketfirst)
 r_want=
 for r_name in "${r_tests[@]}"; do
 	case "$r_name" in *"$FILTER"*) r_want=1 ;; esac
@@ -300,6 +369,10 @@ if [ -n "$r_want" ]; then
 		t "resume_cheaper_tls$v" r_cheaper "$v"
 	done
 	t resume_child_death r_child_death
+	for m in 1.3_noticket 1.3_ticketfirst 1.3_datafirst 1.2_noticket \
+		 1.2_ticketfirst; do
+		t "speak_first_tls$m" r_speak_first "${m%_*}" "${m#*_}"
+	done
 	r_run resume_restore r_restore
 fi
 exec {R_OUT}>&-
