@@ -239,6 +239,16 @@ void agent_slot_forked(int slot, int pid)
 		s->pid = pid;
 }
 
+void agent_reaped(int pid)
+{
+	int i;
+
+	/* Its pid may be reused from now on: never kill() it. */
+	for (i = 0; i < KTLSD_MAX_CHILDREN; i++)
+		if (slots[i].nl && slots[i].pid == pid)
+			slots[i].pid = 0;
+}
+
 bool agent_busy(void)
 {
 	int i;
@@ -565,6 +575,15 @@ int agent_child(const struct config *cfg, int slot)
 		snprintf(m.peer, sizeof(m.peer), "%s", res.peer);
 	}
 	err = child_send(chan, &m) ? 1 : 0;
+	/* Hold the socket until the parent has sent DONE and closed the
+	 * channel: as before the split, the agent's descriptor is the last
+	 * to go only after the request has finished. */
+	if (!err) {
+		char c;
+
+		while (recv(chan, &c, 1, 0) > 0)
+			;
+	}
 	close(req.fd);
 	close(chan);
 	return err;

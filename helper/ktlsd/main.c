@@ -222,6 +222,7 @@ static void reap(void)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		nchildren--;
+		agent_reaped(pid);
 		if (WIFSIGNALED(status))
 			log_err("handshake child %d killed by signal %d; its request failed",
 				(int)pid, WTERMSIG(status));
