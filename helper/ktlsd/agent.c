@@ -1,17 +1,49 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ktlsd - one request, in a child of its own: ACCEPT, handshake, DONE.
+ * ktlsd - one request, in a child of its own; the privileged half stays
+ * in the parent.
  *
- * The child opens its own netlink socket and sends ACCEPT from it, so the
- * kernel knows this process as the request's agent: it alone may use the
- * socket while the handshake runs, and if the child dies before DONE its
- * netlink socket closes and the request fails (ECONNABORTED) at once.  A
- * crash in one handshake therefore costs only that handshake.
+ * Before fork() the parent makes two things for the child (a "slot"): a
+ * generic netlink socket, on which it resolves the family, and a
+ * SOCK_SEQPACKET socketpair, the result channel.  The child:
+ *
+ *  1. sends ACCEPT over that netlink socket, still holding the
+ *     CAP_NET_ADMIN it inherited.  The child must be the one: the kernel
+ *     makes the sender's thread group the request's agent, the only one
+ *     that may read, write and key the socket while the handshake runs
+ *     (the gate, kmod/handshake.c), and installs the socket's descriptor
+ *     in the sender's file table;
+ *  2. closes its copy of the netlink socket, sends ACCEPTED (the
+ *     request's id) to the parent, and drops every capability (capset to
+ *     zero, the ambient set cleared, no_new_privs): all of that before it
+ *     reads a byte from the peer;
+ *  3. installs its seccomp filter (sandbox.c), does the handshake and
+ *     installs the keys (tls.c: setsockopt SOL_TLS needs no capability),
+ *     and sends RESULT: status, version, cipher, ALPN, peer, resumed.
+ *
+ * The parent never parses the peer's bytes.  It checks RESULT strictly,
+ * since a child that parsed them is not trusted, and sends DONE over the
+ * netlink socket the request was accepted on: the kernel takes DONE only
+ * from that socket, and the parent holds the other copy of it.  When a
+ * child that sent ACCEPTED dies without a RESULT, the parent reports
+ * ECONNABORTED; when it sends anything malformed, the parent kills it and
+ * reports EPROTO.  Either way the application's request fails at once.
+ * When a child dies before ACCEPTED, the parent closes the netlink
+ * socket, and the kernel fails any request accepted on it (ECONNABORTED).
+ * A crash therefore costs only that handshake, and a child holds no
+ * capability while it talks to the peer.
  */
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+#include <linux/tls.h>
 
 #include <netlink/netlink.h>
 #include <netlink/genl/genl.h>
@@ -19,6 +51,38 @@
 
 #include "ktlsd.h"
 #include "ktls_netlink.h"
+
+#define AGENT_STATUS_MAX	4095	/* the kernel's MAX_ERRNO */
+
+/* Child -> parent, over the result channel.  Every byte not used by the
+ * message's type must be zero. */
+enum {
+	AGENT_MSG_ACCEPTED = 1,		/* id; nothing else */
+	AGENT_MSG_RESULT = 2,		/* id, status; with status 0 the rest */
+};
+
+struct agent_msg {
+	uint32_t type;
+	uint32_t id;
+	uint32_t status;		/* 0 or a positive errno */
+	uint16_t version;		/* TLS_1_x_VERSION */
+	uint16_t cipher;		/* TLS_CIPHER_* */
+	uint32_t resumed;		/* 0 or 1 */
+	char alpn[256];
+	char peer[256];
+};
+
+/* The parent's side of one child. */
+struct slot {
+	struct nl_sock *nl;		/* ACCEPT (child), DONE; NULL: free */
+	int family;
+	int fd;				/* parent's end of the result channel */
+	int child_fd;			/* the child's end, until fork() */
+	int pid;
+	uint32_t id;			/* from ACCEPTED; 0 until then */
+};
+
+static struct slot slots[KTLSD_MAX_CHILDREN];
 
 struct exchange {
 	struct request *req;		/* ACCEPT: filled from the reply */
@@ -110,82 +174,417 @@ static struct nl_msg *new_msg(int family, uint8_t cmd)
 	return msg;
 }
 
-static int report(struct nl_sock *sk, int family, const struct request *req,
-		  const struct result *res)
-{
-	struct exchange x = { 0 };
-	struct nl_msg *msg = new_msg(family, KTLS_CMD_DONE);
-	int err;
+/* ---- the parent ---- */
 
-	if (!msg)
-		return ENOMEM;
-	if (nla_put_u32(msg, KTLS_A_ID, req->id) ||
-	    nla_put_u32(msg, KTLS_A_STATUS, res->status) ||
-	    (!res->status &&
-	     (nla_put_u16(msg, KTLS_A_VERSION, res->version) ||
-	      nla_put_u16(msg, KTLS_A_CIPHER, res->cipher) ||
-	      (res->alpn[0] && nla_put_string(msg, KTLS_A_ALPN, res->alpn)) ||
-	      (res->peer[0] && nla_put_string(msg, KTLS_A_PEER, res->peer)) ||
-	      (res->resumed && nla_put_flag(msg, KTLS_A_RESUMED))))) {
-		nlmsg_free(msg);
-		return EMSGSIZE;
-	}
-	err = transact(sk, msg, &x);
-	if (err)
-		log_err("request %u: DONE refused by the kernel: %s", req->id,
-			strerror(err));
-	return err;
+static void slot_close(int i)
+{
+	struct slot *s = &slots[i];
+
+	if (!s->nl)
+		return;
+	nl_socket_free(s->nl);		/* any request still on it: aborted */
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->child_fd >= 0)
+		close(s->child_fd);
+	memset(s, 0, sizeof(*s));
 }
 
-int agent_run(const struct config *cfg)
+int agent_slot_open(void)
 {
-	struct request req = { .fd = -1 };
-	struct exchange x = { .req = &req };
-	struct result res;
-	struct nl_sock *sk;
-	struct nl_msg *msg;
-	int family, err = 1;
+	struct slot *s;
+	struct nl_sock *nl;
+	int sv[2], i, family;
 
-	sk = nl_socket_alloc();
-	if (!sk || genl_connect(sk) < 0) {
-		log_err("netlink: cannot open a generic netlink socket");
-		goto out;
+	for (i = 0; i < KTLSD_MAX_CHILDREN; i++)
+		if (!slots[i].nl)
+			break;
+	if (i == KTLSD_MAX_CHILDREN) {
+		log_err("no free handshake slot; the request waits");
+		return -1;
 	}
-	family = genl_ctrl_resolve(sk, KTLS_GENL_NAME);
+	nl = nl_socket_alloc();
+	if (!nl || genl_connect(nl) < 0) {
+		log_err("cannot open a generic netlink socket for a handshake child; the request waits");
+		nl_socket_free(nl);
+		return -1;
+	}
+	family = genl_ctrl_resolve(nl, KTLS_GENL_NAME);
 	if (family < 0) {
 		log_err("netlink: family %s: %s", KTLS_GENL_NAME,
 			nl_geterror(family));
-		goto out;
+		nl_socket_free(nl);
+		return -1;
 	}
-	msg = new_msg(family, KTLS_CMD_ACCEPT);
-	if (!msg)
-		goto out;
-	err = transact(sk, msg, &x);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+		log_errno("result channel: socketpair; the request waits");
+		nl_socket_free(nl);
+		return -1;
+	}
+	s = &slots[i];
+	*s = (struct slot){ .nl = nl, .family = family, .fd = sv[0],
+			    .child_fd = sv[1] };
+	return i;
+}
+
+void agent_slot_forked(int slot, int pid)
+{
+	struct slot *s = &slots[slot];
+
+	close(s->child_fd);
+	s->child_fd = -1;
+	if (pid < 0)
+		slot_close(slot);
+	else
+		s->pid = pid;
+}
+
+void agent_reaped(int pid)
+{
+	int i;
+
+	/* Its pid may be reused from now on: never kill() it. */
+	for (i = 0; i < KTLSD_MAX_CHILDREN; i++)
+		if (slots[i].nl && slots[i].pid == pid)
+			slots[i].pid = 0;
+}
+
+bool agent_busy(void)
+{
+	int i;
+
+	for (i = 0; i < KTLSD_MAX_CHILDREN; i++)
+		if (slots[i].nl)
+			return true;
+	return false;
+}
+
+int agent_pollfds(struct pollfd *p, int max)
+{
+	int i, n = 0;
+
+	for (i = 0; i < KTLSD_MAX_CHILDREN && n < max; i++)
+		if (slots[i].nl)
+			p[n++] = (struct pollfd){ .fd = slots[i].fd,
+						  .events = POLLIN };
+	return n;
+}
+
+/* DONE for the request of slot @i; @m carries the details of a success. */
+static void report(struct slot *s, uint32_t status, const struct agent_msg *m)
+{
+	struct exchange x = { 0 };
+	struct nl_msg *msg = new_msg(s->family, KTLS_CMD_DONE);
+	int err;
+
+	if (!msg) {
+		log_err("request %u: out of memory for DONE; closing its netlink socket instead",
+			s->id);
+		return;
+	}
+	if (nla_put_u32(msg, KTLS_A_ID, s->id) ||
+	    nla_put_u32(msg, KTLS_A_STATUS, status) ||
+	    (!status &&
+	     (nla_put_u16(msg, KTLS_A_VERSION, m->version) ||
+	      nla_put_u16(msg, KTLS_A_CIPHER, m->cipher) ||
+	      (m->alpn[0] && nla_put_string(msg, KTLS_A_ALPN, m->alpn)) ||
+	      (m->peer[0] && nla_put_string(msg, KTLS_A_PEER, m->peer)) ||
+	      (m->resumed && nla_put_flag(msg, KTLS_A_RESUMED))))) {
+		nlmsg_free(msg);
+		log_err("request %u: DONE does not fit a message; closing its netlink socket instead",
+			s->id);
+		return;
+	}
+	err = transact(s->nl, msg, &x);
+	if (err)
+		log_err("request %u: DONE refused by the kernel: %s", s->id,
+			strerror(err));
+}
+
+static bool all_zero(const void *p, size_t len)
+{
+	const unsigned char *b = p;
+
+	while (len--)
+		if (*b++)
+			return false;
+	return true;
+}
+
+/* A NUL-terminated string filling @size bytes with zeros after it: no
+ * control characters; with @token, printable ASCII without spaces. */
+static bool string_ok(const char *str, size_t size, bool token)
+{
+	size_t i, len = strnlen(str, size);
+
+	if (len == size)
+		return false;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)str[i];
+
+		if (c < 0x20 || c == 0x7f || (token && (c == ' ' || c > 0x7e)))
+			return false;
+	}
+	return all_zero(str + len, size - len);
+}
+
+static bool cipher_ok(uint16_t cipher)
+{
+	return cipher == TLS_CIPHER_AES_GCM_128 ||
+	       cipher == TLS_CIPHER_AES_GCM_256 ||
+	       cipher == TLS_CIPHER_AES_CCM_128 ||
+	       cipher == TLS_CIPHER_CHACHA20_POLY1305;
+}
+
+/* NULL if @m may come from slot @s now, else what is wrong with it. */
+static const char *check(const struct slot *s, const struct agent_msg *m)
+{
+	switch (m->type) {
+	case AGENT_MSG_ACCEPTED:
+		if (s->id)
+			return "a second ACCEPTED";
+		if (!m->id)
+			return "ACCEPTED without an id";
+		if (m->status || m->version || m->cipher || m->resumed ||
+		    !all_zero(m->alpn, sizeof(m->alpn)) ||
+		    !all_zero(m->peer, sizeof(m->peer)))
+			return "ACCEPTED with more than an id";
+		return NULL;
+	case AGENT_MSG_RESULT:
+		if (!s->id)
+			return "a result before ACCEPTED";
+		if (m->id != s->id)
+			return "a result for another request";
+		if (m->status > AGENT_STATUS_MAX)
+			return "a status above 4095";
+		if (m->status) {
+			if (m->version || m->cipher || m->resumed ||
+			    !all_zero(m->alpn, sizeof(m->alpn)) ||
+			    !all_zero(m->peer, sizeof(m->peer)))
+				return "a failure with details of a success";
+			return NULL;
+		}
+		if (m->version != TLS_1_2_VERSION &&
+		    m->version != TLS_1_3_VERSION)
+			return "an unknown TLS version";
+		if (!cipher_ok(m->cipher))
+			return "a cipher ktls does not take";
+		if (m->resumed > 1)
+			return "a resumed flag other than 0 or 1";
+		if (!string_ok(m->alpn, sizeof(m->alpn), true))
+			return "a malformed ALPN string";
+		if (!string_ok(m->peer, sizeof(m->peer), false))
+			return "a malformed peer string";
+		return NULL;
+	default:
+		return "an unknown message type";
+	}
+}
+
+/* A child broke the protocol: it dies, and so does its request. */
+static void refuse(int i, const char *why)
+{
+	struct slot *s = &slots[i];
+
+	if (s->id)
+		log_err("request %u: handshake child %d sent %s; killing it, the request fails with EPROTO",
+			s->id, s->pid, why);
+	else
+		log_err("handshake child %d sent %s; killing it", s->pid, why);
+	if (s->pid > 0)
+		kill(s->pid, SIGKILL);
+	if (s->id)
+		report(s, EPROTO, NULL);
+	slot_close(i);
+}
+
+/* Read one message of slot @i: 1 read one, 0 none waiting, -1 the slot
+ * is closed. */
+static int slot_read(int i)
+{
+	struct slot *s = &slots[i];
+	struct agent_msg m;
+	const char *why;
+	char what[64];
+	ssize_t n;
+
+	n = recv(s->fd, &m, sizeof(m), MSG_DONTWAIT | MSG_TRUNC);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		if (n < 0)
+			log_errno("request %u: result channel of child %d",
+				  s->id, s->pid);
+		/* The child is gone: never let its request hang. */
+		if (s->id) {
+			log_err("request %u: handshake child %d ended without a result; the request fails with ECONNABORTED",
+				s->id, s->pid);
+			report(s, ECONNABORTED, NULL);
+		}
+		slot_close(i);
+		return -1;
+	}
+	if ((size_t)n != sizeof(m)) {
+		snprintf(what, sizeof(what), "a message of %zd bytes, not %zu",
+			 n, sizeof(m));
+		refuse(i, what);
+		return -1;
+	}
+	why = check(s, &m);
+	if (why) {
+		refuse(i, why);
+		return -1;
+	}
+	if (m.type == AGENT_MSG_ACCEPTED) {
+		s->id = m.id;
+		return 1;
+	}
+	report(s, m.status, &m);
+	slot_close(i);
+	return -1;
+}
+
+void agent_poll_done(const struct pollfd *p, int n)
+{
+	int i, j;
+
+	for (j = 0; j < n; j++) {
+		if (!p[j].revents)
+			continue;
+		for (i = 0; i < KTLSD_MAX_CHILDREN; i++)
+			if (slots[i].nl && slots[i].fd == p[j].fd)
+				break;
+		if (i == KTLSD_MAX_CHILDREN)
+			continue;
+		/* What the child sent before it hung up comes first. */
+		while (slot_read(i) > 0)
+			;
+	}
+}
+
+/* ---- the child ---- */
+
+/* No capability left, none to regain. */
+static int drop_capabilities(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	memset(data, 0, sizeof(data));
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) &&
+	    errno != EINVAL) {
+		log_errno("cannot clear the ambient capabilities");
+		return -1;
+	}
+	if (syscall(SYS_capset, &hdr, data)) {
+		log_errno("cannot drop all capabilities");
+		return -1;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
+		log_errno("cannot set no_new_privs");
+		return -1;
+	}
+	if (syscall(SYS_capget, &hdr, data) ||
+	    !all_zero(data, sizeof(data))) {
+		log_err("capabilities still held after dropping them all");
+		return -1;
+	}
+	return 0;
+}
+
+static int child_send(int fd, const struct agent_msg *m)
+{
+	if (send(fd, m, sizeof(*m), MSG_NOSIGNAL) != (ssize_t)sizeof(*m)) {
+		log_errno("cannot send to the parent");
+		return -1;
+	}
+	return 0;
+}
+
+int agent_child(const struct config *cfg, int slot)
+{
+	struct slot *me = &slots[slot];
+	struct request req = { .fd = -1 };
+	struct exchange x = { .req = &req };
+	struct agent_msg m;
+	struct result res;
+	struct nl_msg *msg;
+	int i, err, chan = me->child_fd;
+
+	/* Nothing of the other children's, nor the parent's end. */
+	for (i = 0; i < KTLSD_MAX_CHILDREN; i++) {
+		if (i == slot || !slots[i].nl)
+			continue;
+		nl_socket_free(slots[i].nl);
+		close(slots[i].fd);
+		memset(&slots[i], 0, sizeof(slots[i]));
+	}
+	close(me->fd);
+	me->fd = -1;
+
+	msg = new_msg(me->family, KTLS_CMD_ACCEPT);
+	err = msg ? transact(me->nl, msg, &x) : ENOMEM;
+	/* The parent sends DONE on this socket; we never touch it again. */
+	nl_socket_free(me->nl);
+	me->nl = NULL;
 	if (err == ENOENT) {		/* another child took it */
-		err = 0;
-		goto out;
+		close(chan);
+		return 0;
 	}
 	if (err || !x.got_reply) {
 		log_err("ACCEPT failed: %s", strerror(err ? err : EPROTO));
-		err = 1;
-		goto out;
+		close(chan);
+		return 1;
 	}
 	log_debug("request %u: %s, fd %d, server '%s', profile '%s', alpn '%s', %u ms",
 		  req.id, req.role == KTLS_ROLE_CLIENT ? "client" : "server",
 		  req.fd, req.server_name, req.profile, req.alpn,
 		  req.timeout_ms);
+	memset(&m, 0, sizeof(m));
+	m.type = AGENT_MSG_ACCEPTED;
+	m.id = req.id;
+	if (child_send(chan, &m)) {
+		/* The parent closes the netlink socket when we exit, and the
+		 * kernel fails the request. */
+		close(req.fd);
+		close(chan);
+		return 1;
+	}
 
-	/* The peer's bytes get parsed from here on: seccomp first. */
-	if (sandbox_enter(cfg))
-		res = (struct result){ .status = EPERM };
+	/* The peer's bytes get parsed from here on: no capability, and
+	 * seccomp, first. */
+	memset(&res, 0, sizeof(res));
+	if (drop_capabilities() || sandbox_enter(cfg))
+		res.status = EPERM;
 	else
 		tls_handshake(cfg, &req, &res);
-	/* The kernel must learn the result even if we cannot tell it
-	 * everything; a status it refuses still fails the request. */
-	err = report(sk, family, &req, &res) ? 1 : 0;
-out:
-	if (req.fd >= 0)
-		close(req.fd);
-	nl_socket_free(sk);
+
+	memset(&m, 0, sizeof(m));
+	m.type = AGENT_MSG_RESULT;
+	m.id = req.id;
+	m.status = res.status > 0 ? (uint32_t)res.status : 0;
+	if (res.status < 0 || res.status > AGENT_STATUS_MAX)
+		m.status = EPROTO;
+	if (!m.status) {
+		m.version = res.version;
+		m.cipher = res.cipher;
+		m.resumed = res.resumed;
+		snprintf(m.alpn, sizeof(m.alpn), "%s", res.alpn);
+		snprintf(m.peer, sizeof(m.peer), "%s", res.peer);
+	}
+	err = child_send(chan, &m) ? 1 : 0;
+	/* Hold the socket until the parent has sent DONE and closed the
+	 * channel: as before the split, the agent's descriptor is the last
+	 * to go only after the request has finished. */
+	if (!err) {
+		char c;
+
+		while (recv(chan, &c, 1, 0) > 0)
+			;
+	}
+	close(req.fd);
+	close(chan);
 	return err;
 }

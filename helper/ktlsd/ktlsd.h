@@ -4,9 +4,11 @@
  * grouped by the file that defines them.
  *
  *   main.c     options, start-up (module, credentials, privileges), the
- *              event loop: netlink READY notifications and signals
+ *              event loop: netlink READY notifications, signals, the
+ *              children's channels
  *   config.c   ktlsd.conf: profiles
- *   agent.c    one forked child per request: ACCEPT, handshake, DONE
+ *   agent.c    one forked child per request: ACCEPT, no capability,
+ *              handshake, result; the parent checks it and sends DONE
  *   tls.c      the GnuTLS handshake and installing the keys in ktls
  *   resume.c   session resumption: client ticket cache, server ticket key
  *   sandbox.c  the child's seccomp filter
@@ -118,9 +120,24 @@ struct result {
 	char peer[256];
 };
 
-/* In a forked child: accept one request, handshake, report.  Returns the
- * exit status for the child. */
-int agent_run(const struct config *cfg);
+/*
+ * Parent: before fork(), agent_slot_open() makes the child's netlink
+ * socket and result channel (-1: none; log line written); after it,
+ * agent_slot_forked() (pid < 0: fork failed).  agent_pollfds() lists the
+ * result channels to poll, agent_poll_done() reads them and sends DONE.
+ * agent_reaped(): a child was reaped (its pid may be reused).
+ * agent_busy(): a child's result is still awaited.
+ */
+struct pollfd;
+int agent_slot_open(void);
+void agent_slot_forked(int slot, int pid);
+void agent_reaped(int pid);
+bool agent_busy(void);
+int agent_pollfds(struct pollfd *p, int max);
+void agent_poll_done(const struct pollfd *p, int n);
+/* Child: accept one request, drop every capability, handshake, send the
+ * result to the parent.  Returns the exit status for the child. */
+int agent_child(const struct config *cfg, int slot);
 
 /* resume.c: the parent's session cache and ticket key; children reach
  * the cache over a channel made before fork(). */

@@ -13,11 +13,14 @@
  * configured user keeping only CAP_NET_ADMIN, which ACCEPT and DONE need,
  * with no_new_privs set.  Then a single-threaded loop waits on the netlink
  * socket and a signalfd: each READY notification forks a child that
- * handles one request (agent.c); SIGCHLD reaps them; SIGHUP reloads the
- * configuration, atomically (a bad file keeps the old one); SIGTERM and
- * SIGINT end the daemon (children finish their handshake).  The loop also
- * serves each child's channel to the session cache and replaces the
- * ticket key on time (resume.c).
+ * handles one request (agent.c): the child sends ACCEPT, drops every
+ * capability before it reads from the peer, and sends its result back;
+ * the parent checks it and sends DONE.  SIGCHLD reaps the children;
+ * SIGHUP reloads the configuration, atomically (a bad file keeps the old
+ * one); SIGTERM and SIGINT make the daemon leave the group and exit once
+ * the handshakes in progress have reported (a second one: at once).  The
+ * loop also serves each child's channel to the session cache and
+ * replaces the ticket key on time (resume.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,6 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -128,7 +132,8 @@ err:
 	return NULL;
 }
 
-/* Become @user, keeping CAP_NET_ADMIN only. */
+/* Become @user, keeping CAP_NET_ADMIN only: the children inherit it for
+ * ACCEPT and drop it (agent.c); the parent sends DONE. */
 static int drop_privileges(const char *user)
 {
 	struct __user_cap_header_struct hdr = {
@@ -175,16 +180,22 @@ static int on_ready(struct nl_msg *msg, void *arg)
 
 static void spawn(int nl_fd, int sig_fd)
 {
-	int slot, cfd;
+	int slot, cfd, aslot;
 	pid_t pid;
 
 	while (backlog && nchildren < cfg->max_children) {
+		/* The child's netlink socket and result channel (agent.c). */
+		aslot = agent_slot_open();
+		if (aslot < 0)
+			return;
 		/* The child's channel to the session cache (resume.c);
 		 * without one it makes full handshakes only. */
 		slot = resume_channel_open(&cfd);
 		pid = fork();
-		if (pid != 0)
+		if (pid != 0) {
 			resume_channel_forked(slot, cfd, pid);
+			agent_slot_forked(aslot, pid);
+		}
 		if (pid < 0) {
 			log_errno("fork");
 			return;
@@ -197,7 +208,7 @@ static void spawn(int nl_fd, int sig_fd)
 			resume_child_setup(slot, cfd);
 			sigemptyset(&none);
 			sigprocmask(SIG_SETMASK, &none, NULL);
-			_exit(agent_run(cfg));
+			_exit(agent_child(cfg, aslot));
 		}
 		backlog--;
 		nchildren++;
@@ -211,6 +222,7 @@ static void reap(void)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		nchildren--;
+		agent_reaped(pid);
 		if (WIFSIGNALED(status))
 			log_err("handshake child %d killed by signal %d; its request failed",
 				(int)pid, WTERMSIG(status));
@@ -252,6 +264,35 @@ static void reload(const char *conf)
 		 cfg->nprofiles == 1 ? "" : "s");
 }
 
+/*
+ * SIGTERM, SIGINT: leave the group, so that new requests fail at once
+ * (ECONNREFUSED) rather than wait for a daemon on its way out, and let
+ * the children running report their handshakes.
+ */
+static void stop_accepting(struct nl_sock **nl, struct pollfd *p)
+{
+	log_info("stopping: %u handshake%s to finish; a second signal ends them",
+		 nchildren, nchildren == 1 ? "" : "s");
+	nl_socket_free(*nl);
+	*nl = NULL;
+	p->fd = -1;
+	backlog = 0;
+}
+
+/* Each child costs the parent three descriptors while it runs (its
+ * netlink socket, result and cache channels): take what the hard limit
+ * allows. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		log_errno("cannot raise the open file limit");
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ktlsd [-c FILE] [-n] [-d]\n"
@@ -264,9 +305,9 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	const char *conf = KTLSD_DEFAULT_CONF;
-	bool check = false, debug = false, running = true;
-	static struct pollfd pfd[2 + KTLSD_MAX_CHILDREN];
-	int nchan;
+	bool check = false, debug = false;
+	static struct pollfd pfd[2 + 2 * KTLSD_MAX_CHILDREN];
+	int nchan, nres, stops = 0;
 	struct nl_sock *nl;
 	sigset_t mask;
 	int opt, sfd, ret;
@@ -339,9 +380,14 @@ int main(int argc, char **argv)
 		 cfg->nprofiles, cfg->nprofiles == 1 ? "" : "s",
 		 cfg->max_children);
 
-	while (running) {
+	raise_fd_limit();
+	while (stops < 2) {
+		/* Stopping: once no child is left to report. */
+		if (stops && !nchildren && !agent_busy())
+			break;
 		nchan = resume_pollfds(pfd + 2, KTLSD_MAX_CHILDREN);
-		if (poll(pfd, 2 + nchan, resume_timeout_ms(cfg)) < 0) {
+		nres = agent_pollfds(pfd + 2 + nchan, KTLSD_MAX_CHILDREN);
+		if (poll(pfd, 2 + nchan + nres, resume_timeout_ms(cfg)) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_errno("poll");
@@ -355,11 +401,11 @@ int main(int argc, char **argv)
 					reap();
 				else if (si.ssi_signo == SIGHUP)
 					reload(conf);
-				else
-					running = false;
+				else if (!stops++ && nl)
+					stop_accepting(&nl, &pfd[0]);
 			}
 		}
-		if (pfd[0].revents & POLLIN) {
+		if (nl && (pfd[0].revents & POLLIN)) {
 			ret = nl_recvmsgs_default(nl);
 			if (ret == -NLE_NOMEM) {
 				/* Notifications overflowed: drain with
@@ -371,11 +417,14 @@ int main(int argc, char **argv)
 			}
 		}
 		resume_poll_done(pfd + 2, nchan);
+		agent_poll_done(pfd + 2 + nchan, nres);
 		resume_tick(cfg);
-		spawn(pfd[0].fd, sfd);
+		if (nl)
+			spawn(pfd[0].fd, sfd);
 	}
 	log_info("exiting");
-	nl_socket_free(nl);
+	if (nl)
+		nl_socket_free(nl);
 	resume_exit();
 	config_free(cfg);
 	free(cfg);

@@ -3,15 +3,19 @@
  * ktlsd - the handshake child's seccomp filter.
  *
  * A child parses everything the peer sends, so once it holds its request
- * (after ACCEPT) it gives up every system call the rest of its life does
- * not need: the TLS records over the socket ktls handed it (recv, send,
- * poll), installing the keys (setsockopt at level SOL_TLS only), DONE over
- * its netlink socket (sendmsg, recvmsg), logging (write to stderr, or
- * syslog's datagram socket, which glibc may reopen: socket(AF_UNIX) and
- * connect), memory (brk, mmap without PROT_EXEC, munmap, ...), clocks,
- * getrandom, and exit.  Anything else kills the process
- * (SECCOMP_RET_KILL_PROCESS): the kernel fails the request with
- * ECONNABORTED, the parent logs "killed by signal 31", and the kernel
+ * (after ACCEPT, its netlink socket closed and its capabilities dropped:
+ * agent.c) it gives up every system call the rest of its life does not
+ * need: the TLS records over the socket ktls handed it (recv, send,
+ * poll), installing the keys (setsockopt at level SOL_TLS only), its
+ * AF_UNIX channels to the parent (the result: send; the session cache:
+ * sendmsg, recvmsg, getsockopt for the peer's address), logging (write to
+ * stderr, or syslog's datagram socket, which glibc may reopen:
+ * socket(AF_UNIX) and connect), memory (brk, mmap without PROT_EXEC,
+ * munmap, ...), clocks, getrandom, and exit.  The child holds no netlink
+ * socket any more (the parent sends DONE) and cannot open one: socket()
+ * takes AF_UNIX only.  Anything else kills the process
+ * (SECCOMP_RET_KILL_PROCESS): the parent reports the request failed
+ * with ECONNABORTED and logs "killed by signal 31", and the kernel
  * log's audit line (type=1326) gives the system call's number.  So does a
  * system call of another ABI (x32, or i386 through int 0x80).
  *
@@ -55,7 +59,7 @@
 
 /* Allowed whatever their arguments. */
 static const int allowed[] = {
-	/* the peer's bytes, DONE over netlink, log lines */
+	/* the peer's bytes, the channels to the parent, log lines */
 	SYS_read, SYS_write, SYS_readv, SYS_writev,
 	SYS_recvfrom, SYS_sendto, SYS_recvmsg, SYS_sendmsg,
 #ifdef SYS_poll
