@@ -144,26 +144,6 @@ io_profiles() {
 	done >>"$W/ktlsd.conf"
 }
 
-# io_reload: SIGHUP ktlsd and wait for one more "reloaded" line.
-io_reload() {
-	local before
-	before=$(grep -c "SIGHUP: reloaded" "$W/ktlsd.log")
-	# ktlsd runs as nobody after start: let it read the files.
-	chmod 755 "$W"
-	chmod 644 "$W"/*.key
-	kill -HUP "$ktlsd_pid"
-	for _ in $(seq 100); do
-		[ "$(grep -c "SIGHUP: reloaded" "$W/ktlsd.log")" -gt "$before" ] &&
-			return 0
-		grep -q "keeping the previous configuration" "$W/ktlsd.log" &&
-			break
-		sleep 0.1
-	done
-	echo "ktlsd did not reload:"
-	tail -5 "$W/ktlsd.log"
-	return 1
-}
-
 io_kill() {	# PID...: stop what a test left running
 	local p
 	for p in "$@"; do
@@ -528,13 +508,13 @@ io_setup() {
 	head -c $((IO_MB << 20)) /dev/urandom >"$W/io.big_a"
 	head -c $((IO_MB << 20)) /dev/urandom >"$W/io.big_b"
 	io_profiles
-	io_reload
+	ktlsd_sighup -k
 }
 
 io_restore() {
 	local rc=0
 	cp "$W/ktlsd.conf.io-orig" "$W/ktlsd.conf"
-	io_reload || rc=1
+	ktlsd_sighup -k || rc=1
 	rm -f "$W"/io.*
 	return $rc
 }
