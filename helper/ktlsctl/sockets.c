@@ -8,6 +8,11 @@
  * nested in INET_ULP_INFO_TLS, what kmod/diag.c reports (version, cipher,
  * TX and RX configuration, TLS_TX_ZEROCOPY_RO).  Sockets whose ULP is
  * "ktls" (or "tls", the name the drop-in mode answers to) are shown.
+ *
+ * The dump ends with NLMSG_DONE, whose payload is the dump's own status
+ * (negative: the kernel gave up part-way); a reply bigger than the buffer
+ * is an error (EMSGSIZE), not a silently shortened listing; and no receive
+ * waits more than KTLSCTL_DIAG_WAIT_S for the kernel (ETIMEDOUT).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -18,6 +23,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <linux/capability.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -29,6 +35,8 @@
 #include "ktlsctl.h"
 
 static const char *prog = "ktlsctl";
+
+#define KTLSCTL_DIAG_WAIT_S	10	/* the longest one receive may wait */
 
 static bool has_net_admin(void)
 {
@@ -213,18 +221,26 @@ static int dump_family(int nl, int family)
 	};
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 	static char buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	const struct nlmsghdr *h;
-	int count = 0;
+	int count = 0, status;
 	ssize_t len;
 
 	if (sendto(nl, &req, sizeof(req), 0, (struct sockaddr *)&kernel,
 		   sizeof(kernel)) < 0)
 		return -1;
 	for (;;) {
-		len = recv(nl, buf, sizeof(buf), 0);
+		len = recvmsg(nl, &mh, 0);
 		if (len < 0) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				errno = ETIMEDOUT;	/* SO_RCVTIMEO */
+			return -1;
+		}
+		if (mh.msg_flags & MSG_TRUNC) {
+			errno = EMSGSIZE;
 			return -1;
 		}
 		if (len == 0) {
@@ -235,8 +251,17 @@ static int dump_family(int nl, int family)
 		     h = NLMSG_NEXT(h, len)) {
 			if (h->nlmsg_seq != req.h.nlmsg_seq)
 				continue;
-			if (h->nlmsg_type == NLMSG_DONE)
+			if (h->nlmsg_type == NLMSG_DONE) {
+				if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(status))) {
+					memcpy(&status, NLMSG_DATA(h),
+					       sizeof(status));
+					if (status < 0) {
+						errno = -status;
+						return -1;
+					}
+				}
 				return count;
+			}
 			if (h->nlmsg_type == NLMSG_ERROR) {
 				const struct nlmsgerr *e = NLMSG_DATA(h);
 
@@ -253,6 +278,7 @@ static int dump_family(int nl, int family)
 int ktlsctl_sockets(int argc, char **argv)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
+	struct timeval wait = { .tv_sec = KTLSCTL_DIAG_WAIT_S };
 	int nl, ret = 1;
 	size_t i;
 
@@ -271,6 +297,11 @@ int ktlsctl_sockets(int argc, char **argv)
 		fprintf(stderr, "%s: sock_diag socket: %s\n", prog,
 			strerror(errno));
 		return 1;
+	}
+	if (setsockopt(nl, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait))) {
+		fprintf(stderr, "%s: sock_diag socket: SO_RCVTIMEO: %s\n", prog,
+			strerror(errno));
+		goto out;
 	}
 	printf("%-24s %-24s %-11s %-4s %-3s %-17s %-2s %-2s %12s %12s\n",
 	       "LOCAL", "PEER", "STATE", "ULP", "TLS", "CIPHER", "TX", "RX",

@@ -173,8 +173,15 @@ static int on_ready(struct nl_msg *msg, void *arg)
 	struct genlmsghdr *g = genlmsg_hdr(nlmsg_hdr(msg));
 
 	(void)arg;
-	if (g->cmd == KTLS_CMD_READY)
-		backlog++;
+	if (g->cmd != KTLS_CMD_READY)
+		return NL_OK;
+	backlog++;
+	/* Children are reaped before notifications are read, so this is
+	 * what spawn() will find. */
+	if (nchildren >= cfg->max_children)
+		log_debug("request queued: %u handshake%s running (max_children %u), %u waiting",
+			  nchildren, nchildren == 1 ? "" : "s",
+			  cfg->max_children, backlog);
 	return NL_OK;
 }
 

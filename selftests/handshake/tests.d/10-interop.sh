@@ -31,6 +31,10 @@
 # children than handshakes could fill every child with clients waiting
 # for servers that wait for a child; separate daemons, the servers' with
 # room for all, are the deployment that avoids it.)
+#
+# interop_queue_max_children: with max_children = 1, a second request
+# waits, logged as queued, while the one child is busy, and is served once
+# it ends; with 2 it is served at once.  See the test.
 
 IO_PEER=$HERE/ktls_peer
 IO_PORT=4600
@@ -142,26 +146,6 @@ io_profiles() {
 				"$v" "${IO_KW[$c]}"
 		done
 	done >>"$W/ktlsd.conf"
-}
-
-# io_reload: SIGHUP ktlsd and wait for one more "reloaded" line.
-io_reload() {
-	local before
-	before=$(grep -c "SIGHUP: reloaded" "$W/ktlsd.log")
-	# ktlsd runs as nobody after start: let it read the files.
-	chmod 755 "$W"
-	chmod 644 "$W"/*.key
-	kill -HUP "$ktlsd_pid"
-	for _ in $(seq 100); do
-		[ "$(grep -c "SIGHUP: reloaded" "$W/ktlsd.log")" -gt "$before" ] &&
-			return 0
-		grep -q "keeping the previous configuration" "$W/ktlsd.log" &&
-			break
-		sleep 0.1
-	done
-	echo "ktlsd did not reload:"
-	tail -5 "$W/ktlsd.log"
-	return 1
 }
 
 io_kill() {	# PID...: stop what a test left running
@@ -486,7 +470,8 @@ io_many() {	# COUNT CLIENT_MAX_CHILDREN
 		fi
 		# Whether the requests queued at all: sampled every 50 ms, the
 		# clients' daemon has shown no child in the lead's runs (cause
-		# not found yet), so this is reported, not judged.
+		# not found yet), so this is reported, not judged here;
+		# interop_queue_max_children proves the queueing itself.
 		if [ "$peak" -lt "$cmax" ] || [ "$speak" -le "$cmax" ]; then
 			echo "note: no queueing was observed"
 		fi
@@ -520,6 +505,155 @@ io_many() {	# COUNT CLIENT_MAX_CHILDREN
 	return $rc
 }
 
+# ---- interop_queue_max_children ----
+# max_children makes a request wait for a child, shown step by step with
+# ktlsd reloaded to max_children = 1:
+#   A  a request to a peer that accepts TCP but never answers (a listening
+#      socket nobody accepts on): its child waits for a ServerHello.  The
+#      child is stopped (SIGSTOP) once it has taken A, so it holds the only
+#      slot for as long as the test needs, however slow the machine.
+#   B  a request to gnutls-serv, made while A's child holds the slot.  It
+#      must be queued: ktlsd logs "request queued" for it; its ktlsctl is
+#      still waiting (not failed); no child took it (not served) and
+#      ktlsd has one child.  It stays so after A itself has failed by its
+#      timeout (ETIMEDOUT, enforced by the kernel): the slot is the child's.
+#   Then A's child is let go; it ends, and only after its last log line
+#   does a child take B, which completes (TLS 1.3).
+# The same with max_children = 2 serves B at once while A's child is still
+# held: what made B wait was max_children.  (interop_many_300 cannot show
+# this: its clients' daemon was never seen to queue.)
+IOQ_PORT=4590
+ioq_peer=
+ioq_a=
+ioq_b=
+ioq_child=
+# ioq_log_from LINE TEXT: the first line number after LINE whose line
+# contains TEXT (fixed string), or nothing.
+ioq_log_from() {
+	tail -n "+$(($1 + 1))" "$W/ktlsd.log" | grep -nF -- "$2" | head -n1 |
+		awk -F: -v b="$1" '{print $1 + b}'
+}
+# ioq_wait_log LINE TEXT: ioq_log_from, waiting up to 20 s.
+ioq_wait_log() {
+	local at
+	for _ in $(seq 200); do
+		at=$(ioq_log_from "$1" "$2")
+		[ -n "$at" ] && { echo "$at"; return 0; }
+		sleep 0.1
+	done
+	echo "no '$2' in ktlsd's log after line $1" >&2
+	return 1
+}
+ioq_cleanup() {	# what a round left
+	[ -n "$ioq_child" ] && kill -CONT "$ioq_child" 2>/dev/null
+	io_kill "$ioq_a" "$ioq_b"
+	ioq_a='' ioq_b='' ioq_child=''
+}
+# ioq_round MAX: A held, then B; prints what it saw; fails if B was not
+# queued (MAX 1) or not served at once (MAX 2).
+ioq_round() {
+	local max=$1 rc=0 mark at_a at_q at_b at_last pid_a step ok
+	local tmo=$((5000 * ${KTLS_VM_SLOWDOWN:-1}))
+	sed -i "s/^max_children = .*/max_children = $max/" "$W/ktlsd.conf"
+	ktlsd_sighup -k || return 1
+	grep -q "^max_children = $max$" "$W/ktlsd.conf" || return 1
+	mark=$(wc -l <"$W/ktlsd.log")
+	"$REPO/helper/ktlsctl/ktlsctl" connect -t "$tmo" \
+		"127.0.0.1:$IOQ_PORT" -n held.example >"$W/ioq.a" 2>&1 &
+	ioq_a=$!
+	at_a=$(ioq_wait_log "$mark" "server 'held.example'") || return 1
+	pid_a=$(sed -n "${at_a}s/^ktlsd\[\([0-9]*\)\]: .*/\1/p" "$W/ktlsd.log")
+	kill -STOP "$pid_a" || { echo "A's child $pid_a is gone already"; return 1; }
+	ioq_child=$pid_a
+	echo "A: taken by child $pid_a (log line $at_a), which is held"
+	"$REPO/helper/ktlsctl/ktlsctl" connect -t 60000 "127.0.0.1:$PORT" \
+		-n localhost >"$W/ioq.b" 2>&1 &
+	ioq_b=$!
+	if [ "$max" = 1 ]; then
+		at_q=$(ioq_wait_log "$at_a" "request queued: 1 handshake running (max_children 1), 1 waiting") ||
+			return 1
+		echo "B: queued (log line $at_q): $(sed -n "${at_q}p" "$W/ktlsd.log")"
+		# Not failed, not served, while A's child holds the slot; then
+		# A fails by its timeout and B still waits.
+		for step in "while A runs" "after A's timeout"; do
+			if [ "$step" = "after A's timeout" ]; then
+				wait "$ioq_a"
+				echo "A: $(cat "$W/ioq.a")"
+				grep -q "handshake timed out (ETIMEDOUT)" "$W/ioq.a" ||
+					{ echo "A did not end by its timeout"; rc=1; }
+				ioq_a=
+			fi
+			ok=1
+			kill -0 "$ioq_b" 2>/dev/null ||
+				{ echo "B ended $step: $(cat "$W/ioq.b")"; ok=0; }
+			[ -n "$(ioq_log_from "$at_a" "server 'localhost'")" ] &&
+				{ echo "B was taken by a child $step"; ok=0; }
+			[ "$(pgrep -c -P "$ktlsd_pid")" = 1 ] ||
+				{ echo "ktlsd has $(pgrep -c -P "$ktlsd_pid") children $step"; ok=0; }
+			[ $ok = 1 ] || { rc=1; continue; }
+			echo "B $step: waiting, no child for it, ktlsd has one child"
+		done
+		kill -CONT "$pid_a"
+		ioq_child=
+	fi
+	at_b=$(ioq_wait_log "$at_a" "server 'localhost'") || rc=1
+	wait "$ioq_b" || rc=1
+	ioq_b=
+	echo "B: $(tr '\n' ' ' <"$W/ioq.b")"
+	grep -q "^version: TLS 1.3$" "$W/ioq.b" || { echo "B did not complete"; rc=1; }
+	if [ "$max" = 1 ]; then
+		# B's child came after A's child had logged its last line.
+		for _ in $(seq 100); do
+			kill -0 "$pid_a" 2>/dev/null || break
+			sleep 0.1
+		done
+		at_last=$(grep -n "^ktlsd\[$pid_a\]: " "$W/ktlsd.log" | tail -n1 | cut -d: -f1)
+		echo "A's child's last line: $at_last: $(sed -n "${at_last}p" "$W/ktlsd.log")"
+		echo "B taken at line $at_b"
+		[ -n "$at_b" ] && [ "$at_b" -gt "$at_last" ] ||
+			{ echo "B was taken before A's child ended"; rc=1; }
+	else
+		# Served while A's child is still held: no queueing.
+		kill -0 "$pid_a" 2>/dev/null ||
+			{ echo "A's child ended before B was served"; rc=1; }
+		[ -z "$(ioq_log_from "$mark" "request queued")" ] ||
+			{ echo "B was queued with max_children = 2"; rc=1; }
+		echo "with max_children = 2, B was served while A's child was held"
+		kill -CONT "$pid_a"
+		ioq_child=
+		wait "$ioq_a"
+		ioq_a=
+	fi
+	return $rc
+}
+io_queue() {
+	local rc=0
+	cp "$W/ktlsd.conf" "$W/ktlsd.conf.ioq-orig"
+	/usr/bin/python3 -c 'import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+time.sleep(600)' "$IOQ_PORT" &
+	ioq_peer=$!
+	if io_listening "$IOQ_PORT" && serve srv NORMAL; then
+		echo "-- max_children = 1"
+		ioq_round 1 || rc=1
+		ioq_cleanup
+		echo "-- max_children = 2"
+		ioq_round 2 || rc=1
+	else
+		rc=1
+	fi
+	ioq_cleanup
+	io_kill "$ioq_peer"
+	ioq_peer=
+	unserve
+	cp "$W/ktlsd.conf.ioq-orig" "$W/ktlsd.conf"
+	ktlsd_sighup -k || rc=1
+	return $rc
+}
+
 io_setup() {
 	[ -x "$IO_PEER" ] || { echo "ktls_peer not built (make -C selftests/handshake)"; return 1; }
 	# Lines of text: gnutls-serv --echo answers line by line.
@@ -528,13 +662,13 @@ io_setup() {
 	head -c $((IO_MB << 20)) /dev/urandom >"$W/io.big_a"
 	head -c $((IO_MB << 20)) /dev/urandom >"$W/io.big_b"
 	io_profiles
-	io_reload
+	ktlsd_sighup -k
 }
 
 io_restore() {
 	local rc=0
 	cp "$W/ktlsd.conf.io-orig" "$W/ktlsd.conf"
-	io_reload || rc=1
+	ktlsd_sighup -k || rc=1
 	rm -f "$W"/io.*
 	return $rc
 }
@@ -565,3 +699,4 @@ if io_wanted; then
 	t "interop_many_$IO_MANY" io_many "$IO_MANY" 24
 	FILTER='' t interop_restore io_restore
 fi
+t interop_queue_max_children io_queue

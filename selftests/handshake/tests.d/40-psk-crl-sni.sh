@@ -207,20 +207,6 @@ t auth_check_cert_key_pairs auth_check_bad pairs \
 	"2 certificate lines but 1 key line; they go in pairs"
 
 # ---- the profiles, in force after a SIGHUP ----
-# auth_hup: reload and wait for this reload's own log line.
-auth_hup() {
-	local before after
-	before=$(grep -c "SIGHUP: reloaded" "$W/ktlsd.log")
-	kill -HUP "$ktlsd_pid"
-	for _ in $(seq 100); do
-		after=$(grep -c "SIGHUP: reloaded" "$W/ktlsd.log")
-		[ "$after" -gt "$before" ] && return 0
-		sleep 0.1
-	done
-	echo "ktlsd did not reload:"
-	tail -5 "$W/ktlsd.log"
-	return 1
-}
 cp "$W/ktlsd.conf" "$A/ktlsd.conf.orig"
 cat >>"$W/ktlsd.conf" <<EOF
 
@@ -273,7 +259,7 @@ trust = none
 EOF
 # Not through t, so that any FILTER gets the profiles, and the original
 # back at the end.
-auth_hup >"$A/reload.out" 2>&1
+ktlsd_sighup -k >"$A/reload.out" 2>&1
 auth_reload_rc=$?
 auth_reload() {
 	cat "$A/reload.out"
@@ -585,7 +571,7 @@ t auth_sni_unknown auth_sni a.example -servername c.example
 
 # ---- the original configuration again ----
 cp "$A/ktlsd.conf.orig" "$W/ktlsd.conf"
-auth_hup >"$A/restore.out" 2>&1
+ktlsd_sighup -k >"$A/restore.out" 2>&1
 auth_restore_rc=$?
 auth_restore() {
 	cat "$A/restore.out"
