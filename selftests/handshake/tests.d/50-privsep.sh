@@ -62,6 +62,16 @@ p_netlink_fds() {
 	echo "$n"
 }
 
+# After a held or killed child: the next request is served.
+privsep_next_ok() {
+	local rc=0
+
+	serve srv NORMAL || return 1
+	"$T" client "$PORT" localhost 0 0 || rc=1
+	unserve
+	return $rc
+}
+
 privsep_caps() {
 	local rc=0 f v nl
 	serve srv NORMAL || return 1
@@ -102,9 +112,7 @@ privsep_caps() {
 	ctl_has_file "$W/held.out" "peer: CN=localhost" || rc=1
 	unserve
 	# The parent still serves.
-	serve srv NORMAL || return 1
-	"$T" client "$PORT" localhost 0 0 || rc=1
-	unserve
+	privsep_next_ok || rc=1
 	return $rc
 }
 t privsep_caps privsep_caps
@@ -134,10 +142,7 @@ privsep_child_killed() {
 	[ "$(grep -c "ended without a result; the request fails with ECONNABORTED" \
 		"$W/ktlsd.log")" -gt "$before" ] ||
 		{ echo "no log line from the parent about the dead child"; rc=1; }
-	# The next request succeeds.
-	serve srv NORMAL || return 1
-	"$T" client "$PORT" localhost 0 0 || rc=1
-	unserve
+	privsep_next_ok || rc=1
 	return $rc
 }
 t privsep_child_killed privsep_child_killed
