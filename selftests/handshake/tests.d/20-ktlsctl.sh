@@ -653,3 +653,69 @@ ktlsctl_unit() {
 	[ -z "$out" ]
 }
 t ktlsctl_unit ktlsctl_unit
+
+# The part of the unit's confinement a plain process can reproduce:
+# ktlsd started with only the unit's CapabilityBoundingSet, no_new_privs
+# and the unit's UMask (setpriv) comes up, drops to its user and serves a
+# handshake.  The same with CAP_NET_ADMIN taken out of the set fails at
+# start with "Operation not permitted", which shows the set is in force.
+unit_ktlsd() {	# SETPRIV_BOUNDING_SET LOG
+	: >"$2"
+	(umask "$unit_umask"
+	 exec setpriv --bounding-set="$1" --inh-caps=-all --no-new-privs \
+		"$KTLSD" -d -c "$W/ktlsd.conf") 2>>"$2" &
+	ktlsd_pid=$!
+}
+
+ktlsctl_unit_caps() {
+	local d=$W/stage u caps set rc=0 c
+	stage_install || return 1
+	u=$d/usr/lib/systemd/system/ktlsd.service
+	caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$u")
+	unit_umask=$(sed -n 's/^UMask=//p' "$u")
+	[ -n "$caps" ] && [ -n "$unit_umask" ] &&
+		grep -q "^NoNewPrivileges=yes$" "$u" ||
+		{ echo "the unit lost CapabilityBoundingSet, UMask or NoNewPrivileges"; return 1; }
+	set=-all
+	for c in $caps; do
+		c=${c#CAP_}
+		set=$set,+${c,,}
+	done
+	echo "bounding set: $set; umask $unit_umask"
+	stop_ktlsd
+	unit_ktlsd "$set" "$W/ktlsd.log"
+	for _ in $(seq 100); do
+		grep -q "ready:" "$W/ktlsd.log" && break
+		sleep 0.1
+	done
+	if grep -q "ready:" "$W/ktlsd.log"; then
+		grep "CapBnd" "/proc/$ktlsd_pid/status"
+		serve srv NORMAL || rc=1
+		"$T" client "$PORT" localhost 0 0 || rc=1
+		unserve
+	else
+		echo "ktlsd did not come up under the unit's bounding set"
+		tail -n 5 "$W/ktlsd.log"
+		rc=1
+	fi
+	stop_ktlsd
+	# Control: without CAP_NET_ADMIN it must refuse to run.
+	unit_ktlsd "${set/,+net_admin/}" "$W/unit-noadmin.log"
+	for _ in $(seq 100); do
+		kill -0 "$ktlsd_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$ktlsd_pid" 2>/dev/null; then
+		echo "ktlsd runs without CAP_NET_ADMIN in its bounding set"
+		stop_ktlsd
+		rc=1
+	else
+		wait "$ktlsd_pid" && { echo "ktlsd exited 0"; rc=1; }
+		ktlsd_pid=
+		grep "Operation not permitted" "$W/unit-noadmin.log" ||
+			{ echo "no EPERM line"; cat "$W/unit-noadmin.log"; rc=1; }
+	fi
+	start_ktlsd "$W/ktlsd.log" || { echo "ktlsd did not restart"; rc=1; }
+	return $rc
+}
+t ktlsctl_unit_caps ktlsctl_unit_caps

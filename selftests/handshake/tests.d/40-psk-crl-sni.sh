@@ -414,12 +414,26 @@ auth_pywait() {
 	sed 's/^/server.py: /' "$A/py.out"
 	return $rc
 }
+# auth_line OUT LINE: for a client's stdin: LINE, then nothing until OUT
+# (the client's output, emptied by the caller first) holds the server's
+# answer "ktls:LINE", or 20 s have passed (AUTH_WAIT tenths of a second:
+# 3 s where no answer is expected).  A fixed wait lost the answer on a
+# slow run.
+auth_line() {
+	printf '%s\n' "$2"
+	for _ in $(seq "${AUTH_WAIT:-200}"); do
+		grep -q "ktls:$2" "$1" && return 0
+		sleep 0.1
+	done
+}
+
 # auth_cli OUT ARGS...: gnutls-cli to $AUTH_PORT sending one line, and
-# staying long enough for the answer.
+# staying until the answer came.
 auth_cli() {
 	local out=$1
 	shift
-	(printf 'ping-%s\n' "$AUTH_PORT"; sleep 3) |
+	: >"$out"
+	auth_line "$out" "ping-$AUTH_PORT" |
 		timeout 30 gnutls-cli -p "$AUTH_PORT" "$@" >"$out" 2>&1
 }
 
@@ -434,7 +448,8 @@ auth_psk_server() {
 			--pskkey "$ALICE_KEY" --priority "$PSK13"
 	else
 		want=0x303
-		(printf 'ping-%s\n' "$AUTH_PORT"; sleep 3) |
+		: >"$A/cli.out"
+		auth_line "$A/cli.out" "ping-$AUTH_PORT" |
 			timeout 30 openssl s_client -quiet -tls1_2 \
 			-connect "127.0.0.1:$AUTH_PORT" -psk_identity alice \
 			-psk "$ALICE_KEY" \
@@ -461,7 +476,7 @@ auth_server_expect() {
 	shift 3
 	auth_mark
 	auth_pyserv "$profile" || return 1
-	auth_cli "$A/cli.out" "$@"
+	AUTH_WAIT=30 auth_cli "$A/cli.out" "$@"
 	auth_pywait
 	grep -q "^errno $err " "$A/py.out" || {
 		echo "want errno $err"
@@ -552,7 +567,8 @@ auth_sni() {	# WANT_CN S_CLIENT_ARGS...
 	local want=$1 rc=0
 	shift
 	auth_pyserv auth_sni || return 1
-	(printf 'ping\n'; sleep 3) |
+	: >"$A/sc.out"
+	auth_line "$A/sc.out" ping |
 		timeout 30 openssl s_client -connect "127.0.0.1:$AUTH_PORT" \
 			"$@" >"$A/sc.out" 2>&1
 	auth_pywait || rc=1
