@@ -96,15 +96,6 @@ io_check_stat() {
 	fi
 }
 
-io_listening() {	# PORT
-	for _ in $(seq 100); do
-		ss -ltn 2>/dev/null | grep -q ":$1 " && return 0
-		sleep 0.1
-	done
-	echo "nothing listens on port $1"
-	return 1
-}
-
 # io_feed WAITFILE WAITTEXT DATA DONEFILE: once WAITFILE shows WAITTEXT
 # (empty: at once), write DATA to stdout; then keep stdout open until
 # DONEFILE exists, so that the peer reading it does not see EOF and hang
@@ -171,7 +162,7 @@ io_client_openssl() {	# VERSION CIPHER A B
 		"$sv" -cert "$W/srv.pem" -key "$W/srv.key" \
 		>"$W/io.got_a" 2>"$W/io.serr" &
 	spid=$!
-	io_listening "$port" || { touch "$W/io.done"; io_kill "$spid"; return 1; }
+	port_listening "$port" || { touch "$W/io.done"; io_kill "$spid"; return 1; }
 	io_snap
 	timeout 120 "$IO_PEER" client -p "io_${v}_$c" -V "$v" -C "${IO_ID[$c]}" \
 		-N localhost -i "$a" -r "$(io_size "$b")" -o "$W/io.got_b" \
@@ -218,7 +209,7 @@ io_client_gnutls() {	# VERSION CIPHER A
 	gnutls-serv --echo -p "$port" --x509certfile "$W/srv.pem" \
 		--x509keyfile "$W/srv.key" >"$W/io.gserv" 2>&1 &
 	spid=$!
-	io_listening "$port" || { io_kill "$spid"; return 1; }
+	port_listening "$port" || { io_kill "$spid"; return 1; }
 	io_snap
 	timeout 120 "$IO_PEER" client -p "io_${v}_$c" -V "$v" -C "${IO_ID[$c]}" \
 		-N localhost -i "$a" -r "$(io_size "$a")" -o "$W/io.got_a" \
@@ -245,7 +236,7 @@ io_server_openssl() {	# VERSION CIPHER A B [-f]
 		-C "${IO_ID[$c]}" -i "$b" ${f:+"$f"} -r "$(io_size "$a")" \
 		-o "$W/io.got_a" "$port" 2>"$W/io.peer" &
 	spid=$!
-	io_listening "$port" || { io_kill "$spid"; return 1; }
+	port_listening "$port" || { io_kill "$spid"; return 1; }
 	# -ign_eof: keep reading after stdin ends, until the server closes.
 	timeout 120 openssl s_client -connect "127.0.0.1:$port" -brief \
 		-servername localhost -CAfile "$W/ca.pem" -verify_return_error \
@@ -286,7 +277,7 @@ io_server_gnutls() {	# VERSION CIPHER A B
 		-C "${IO_ID[$c]}" -i "$b" -r "$(io_size "$a")" \
 		-o "$W/io.got_a" "$port" 2>"$W/io.peer" &
 	spid=$!
-	io_listening "$port" || { io_kill "$spid"; return 1; }
+	port_listening "$port" || { io_kill "$spid"; return 1; }
 	# gnutls-cli hangs up when its stdin ends: hold it open until the
 	# server is done.
 	io_feed "" "" "$a" "$W/io.done" |
@@ -317,7 +308,7 @@ io_mismatch() {
 	gnutls-serv --echo -q -p "$port" --x509certfile "$W/srv.pem" \
 		--x509keyfile "$W/srv.key" >/dev/null 2>&1 &
 	spid=$!
-	io_listening "$port" || { io_kill "$spid"; return 1; }
+	port_listening "$port" || { io_kill "$spid"; return 1; }
 	if timeout 60 "$IO_PEER" client -p io_1.3_AES-128-GCM -V 1.3 -C 52 \
 		-N localhost -i "$W/io.a" -r 1 127.0.0.1 "$port" \
 		2>"$W/io.peer"; then
@@ -636,7 +627,7 @@ s.bind(("127.0.0.1", int(sys.argv[1])))
 s.listen(8)
 time.sleep(600)' "$IOQ_PORT" &
 	ioq_peer=$!
-	if io_listening "$IOQ_PORT" && serve srv NORMAL; then
+	if port_listening "$IOQ_PORT" && serve srv NORMAL; then
 		echo "-- max_children = 1"
 		ioq_round 1 || rc=1
 		ioq_cleanup

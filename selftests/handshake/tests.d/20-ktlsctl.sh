@@ -240,14 +240,6 @@ sock_wait_size() {
 	echo "$1: $(stat -c %s "$1" 2>/dev/null) bytes, expected $2"
 	return 1
 }
-sock_listening() {	# PORT
-	for _ in $(seq 100); do
-		ss -ltn 2>/dev/null | grep -q ":$1 " && return 0
-		sleep 0.1
-	done
-	echo "nothing listens on port $1"
-	return 1
-}
 sock_pids=
 sock_stop() {
 	local p
@@ -285,7 +277,7 @@ ktlsctl_sockets() {
 		-cert "$W/srv.pem" -key "$W/srv.key" \
 		<"$W/sin6" >"$W/sgot6" 2>"$W/s6.err" 6>&- 7>&- 8>&- 9>&- &
 	sock_pids="$sock_pids $!"
-	sock_listening "$SOCK_P4" && sock_listening "$SOCK_P6" ||
+	port_listening "$SOCK_P4" && port_listening "$SOCK_P6" ||
 		{ cat "$W/s4.err" "$W/s6.err"; sock_stop; return 1; }
 	"$REPO/helper/examples/ktls-client" 127.0.0.1 "$SOCK_P4" localhost \
 		<"$W/cin4" >"$W/cgot4" 2>"$W/c4.err" 6>&- 7>&- 8>&- 9>&- &
