@@ -199,6 +199,8 @@ struct ktls_rx {
 	bool ready;		/* the whole record is available */
 	bool key_expired;	/* a KeyUpdate was read: no record is parsed
 				 * or decrypted until a new TLS_RX key */
+	bool stopped;		/* a malformed header: nothing more is
+				 * parsed (rx_sw.c, rx_stop) */
 	int err;		/* sticky, negative */
 	/* One record's worth of pages: a staged record, decrypted in place,
 	 * or the plaintext of a record decrypted out of the TCP queue.

@@ -34,10 +34,12 @@
  * decrypted, reads fail with EKEYEXPIRED and poll shows no EPOLLIN, until
  * userspace installs the peer's next key with TLS_RX.
  *
- * Errors are sticky: a malformed or unauthentic record leaves the socket
- * returning that error (EBADMSG, EMSGSIZE, EINVAL) to every later read, and
- * sets sk_err so poll reports EPOLLERR.  Nothing outside the socket is
- * affected.
+ * Errors: a record that fails authentication or decryption leaves the
+ * socket returning EBADMSG to every later read (sticky), and sets sk_err
+ * so poll reports EPOLLERR.  A malformed header (EMSGSIZE, EBADMSG,
+ * EINVAL; see rx_check_header) stops the parser and is reported once
+ * through sk_err, as the in-tree module does (rx_stop).  Either way nothing
+ * outside the socket is affected.
  */
 #include <linux/kernel.h>
 #include <linux/mm.h>
@@ -195,20 +197,35 @@ static void rx_fail(struct sock *sk, struct ktls_ctx *ctx, int err)
 	ktls_err_abort(sk, err);
 }
 
+/*
+ * A malformed header stops the parser for good.  As in the in-tree module,
+ * the error is reported through sk_err: the next read (or poll's EPOLLERR)
+ * reports it once, and after that the socket has nothing to read (EAGAIN,
+ * or end of stream once the peer closes).  Sends fail with it until then.
+ */
+static void rx_stop(struct sock *sk, struct ktls_ctx *ctx, int err)
+{
+	WRITE_ONCE(ctx->rx.stopped, true);
+	ktls_err_abort(sk, err);
+}
+
+/*
+ * Check a record's header, in the in-tree module's order: the length
+ * against the largest record (EMSGSIZE), then against the explicit nonce
+ * and tag every record carries (EBADMSG), then the legacy version
+ * (EINVAL).  A TLS 1.3 record too short for its inner type passes here and
+ * fails decryption, as there.
+ */
 static int rx_check_header(const struct ktls_prot *prot, const u8 *hdr,
 			   u32 *len)
 {
-	u32 min_len, max_len;
-
 	*len = (hdr[3] << 8) | hdr[4];
+	if (*len > KTLS_MAX_PAYLOAD + prot->explicit_nonce + prot->tail)
+		return -EMSGSIZE;
+	if (*len < prot->explicit_nonce + prot->cipher->tag_size)
+		return -EBADMSG;
 	if (hdr[1] != TLS_1_2_VERSION_MAJOR || hdr[2] != TLS_1_2_VERSION_MINOR)
 		return -EINVAL;
-	max_len = KTLS_MAX_PAYLOAD + prot->explicit_nonce + prot->tail;
-	if (*len > max_len)
-		return -EMSGSIZE;
-	min_len = prot->explicit_nonce + prot->tail;
-	if (*len < min_len)
-		return -EBADMSG;
 	return 0;
 }
 
@@ -267,31 +284,32 @@ static void rx_stage(struct sock *sk, struct ktls_rx *rx, u32 len)
 static bool rx_parse(struct sock *sk, struct ktls_ctx *ctx)
 {
 	struct ktls_rx *rx = &ctx->rx;
+	u32 need = ctx->prot.prepend;	/* judged with its explicit nonce */
 	u8 hdr[KTLS_HEADER_SIZE];
 	int avail, err;
 	u32 len, n;
 
-	if (rx->ready || rx->err || rx->key_expired)
+	if (rx->ready || rx->err || rx->key_expired || rx->stopped)
 		return false;
 	avail = tcp_inq(sk);
 
 	if (!rx->rec_len) {
 		if (rx->staged) {
-			n = min_t(u32, avail, KTLS_HEADER_SIZE - rx->staged);
+			n = min_t(u32, avail, need - rx->staged);
 			rx_stage(sk, rx, n);
 			avail -= n;
-			if (rx->staged < KTLS_HEADER_SIZE)
+			if (rx->staged < need)
 				return false;
 			rx_buf_read(rx, 0, hdr, sizeof(hdr));
 		} else {
-			if (avail < KTLS_HEADER_SIZE)
+			if (avail < need)
 				goto pressure;
 			if (rx_peek(sk, 0, hdr, sizeof(hdr)))
 				return false;
 		}
 		err = rx_check_header(&ctx->prot, hdr, &len);
 		if (err) {
-			rx_fail(sk, ctx, err);
+			rx_stop(sk, ctx, err);
 			return true;
 		}
 		rx->rec_len = KTLS_HEADER_SIZE + len;
@@ -550,7 +568,10 @@ static int rx_decrypt_zc(struct sock *sk, struct ktls_ctx *ctx,
 	struct ktls_rx *rx = &ctx->rx;
 	bool tls13 = prot->version == TLS_1_3_VERSION;
 	u32 ct_len = rx->rec_len - prot->prepend;
-	u32 user_len = ct_len - prot->cipher->tag_size - tls13;
+	/* A TLS 1.3 record without room for its inner type is left to the
+	 * copying path, which fails it. */
+	u32 user_len = max_t(int, (int)ct_len - prot->cipher->tag_size -
+				  tls13, 0);
 	u8 prepend[KTLS_HEADER_SIZE + KTLS_SEQ_SIZE];
 	struct scatterlist dst[KTLS_RX_ZC_SG + 2];
 	struct page *pages[KTLS_RX_ZC_SG];
@@ -1045,6 +1066,7 @@ int ktls_rx_sw_init(struct sock *sk, struct ktls_ctx *ctx)
 	rx->staged = 0;
 	rx->ready = false;
 	rx->key_expired = false;
+	rx->stopped = false;
 	rx->err = 0;
 	rx->pt_len = 0;
 

@@ -16,6 +16,10 @@
  * struct tls_crypto_info sized buffer it returns version and cipher only,
  * with the cipher's full struct it also returns key, salt, iv and rec_seq.
  *
+ * getsockopt(SOL_TCP, TCP_ZEROCOPY_RECEIVE) is refused with EOPNOTSUPP on
+ * every socket with the ULP: it would hand out ciphertext and consume it
+ * from under the record parser (or a handshake from under its agent).
+ *
  * TLS_TX_ZEROCOPY_RO and TLS_TX_MAX_PAYLOAD_LEN are described in
  * uapi/ktls.h.  KTLS_HANDSHAKE and KTLS_HANDSHAKE_STATUS (the handshake
  * upcall) in uapi/ktls_netlink.h.
@@ -323,6 +327,13 @@ int ktls_getsockopt(struct sock *sk, int level, int optname,
 {
 	struct ktls_ctx *ctx = ktls_get_ctx(sk);
 
+	/* It reads TCP's receive queue directly: records from under the
+	 * parser, or a handshake from under its agent. */
+	if (level == SOL_TCP && optname == TCP_ZEROCOPY_RECEIVE) {
+		net_info_ratelimited("ktls: TCP_ZEROCOPY_RECEIVE refused on a kTLS socket (pid %d, %s): read it with recv()\n",
+				     task_pid_nr(current), current->comm);
+		return -EOPNOTSUPP;
+	}
 	if (level != SOL_TLS)
 		return ctx->sk_proto->getsockopt(sk, level, optname, optval,
 						 optlen);

@@ -556,14 +556,19 @@ static int tx_make_room(struct sock *sk, struct ktls_tx *tx, int flags)
 
 static int tx_check(struct sock *sk, struct ktls_tx *tx, int flags)
 {
+	int sk_err;
+
 	if (unlikely(tx->err))
 		return tx->err;
 	/* The last sequence number was used: another record would reuse a
 	 * nonce. */
 	if (unlikely(tx->d.exhausted))
 		return -EBADMSG;
-	if (unlikely(sk->sk_err))
-		return -sock_error(sk);
+	/* An error of the connection (or of the RX side) fails the send
+	 * and stays for the reader to report, as in the in-tree module. */
+	sk_err = READ_ONCE(sk->sk_err);
+	if (unlikely(sk_err))
+		return -sk_err;
 	if (unlikely(sk->sk_shutdown & SEND_SHUTDOWN))
 		return sk_stream_error(sk, flags, -EPIPE);
 	return 0;
@@ -894,6 +899,18 @@ int ktls_tx_sw_rekey(struct sock *sk, struct ktls_ctx *ctx,
 			return err;
 	}
 	tx_wait_crypt(tx);
+	/*
+	 * An open record left empty (a send whose copy faulted, or that took
+	 * no byte) has no data to seal; its request is about to go with the
+	 * old transform, so drop the record: the next send opens a new one,
+	 * bound to the new key.
+	 */
+	r = tx_open_rec(tx);
+	if (r) {
+		tx_put_frags(r);
+		tx->count--;
+		tx->close_later = false;
+	}
 	for (i = 0; i < KTLS_TX_RECS; i++) {
 		r = tx->recs[i];
 		if (r && r->req) {
