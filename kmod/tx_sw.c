@@ -808,19 +808,58 @@ void ktls_tx_write_space(struct sock *sk)
 	ctx->sk_write_space(sk);
 }
 
-/* close(): send what is still open, as the in-tree module does. */
+/* Bytes of the ring's records that TCP has not taken yet. */
+static u32 tx_unpushed(const struct ktls_tx *tx)
+{
+	u32 left = 0;
+	unsigned int k, i;
+
+	for (k = 0; k < tx->count; k++) {
+		const struct ktls_tx_rec *r = tx_rec(tx, k);
+
+		for (i = r->push_frag; i < r->nfrags; i++)
+			left += r->frags[i].len;
+		if (r->push_frag < r->nfrags)
+			left -= r->push_off;
+	}
+	return left;
+}
+
+/*
+ * close(): send what is still open, as the in-tree module does, but never
+ * wait for the peer.  close() may be the last fput of a descriptor that
+ * sat in a unix socket, run by whatever task the garbage collector picked,
+ * with no timeout of its own; a peer that stops reading must not hold it.
+ * TCP keeps what was queued before a close, so the records the application
+ * sent (at most KTLS_TX_RECS of them) are queued the same way: the send
+ * buffer is raised by what they need, and they are pushed without
+ * waiting.  Only TCP's global memory limit can still refuse them; that is
+ * logged.
+ */
 static void ktls_sw_tx_release(struct sock *sk, struct ktls_ctx *ctx)
 {
+	int flags = MSG_DONTWAIT | MSG_NOSIGNAL;
 	struct ktls_tx *tx = &ctx->tx;
 	struct ktls_tx_rec *r;
+	u32 left;
 
 	tx_finish_all(sk, tx);
 	if (!tx_check(sk, tx, MSG_NOSIGNAL)) {
 		r = tx_open_rec(tx);
 		if (r && r->len)
-			tx_close_record(sk, ctx, r, MSG_NOSIGNAL, false);
-		else
-			tx_push(sk, tx, MSG_NOSIGNAL);
+			tx_close_record(sk, ctx, r, flags, false);
+		left = tx_unpushed(tx);
+		if (left) {
+			WRITE_ONCE(sk->sk_sndbuf,
+				   max_t(int, READ_ONCE(sk->sk_sndbuf),
+					 READ_ONCE(sk->sk_wmem_queued) +
+					 2 * left));
+			tx_push(sk, tx, flags);
+		}
+		left = tx_unpushed(tx);
+		if (left)
+			net_warn_ratelimited("ktls: close() dropped %u bytes of TLS records TCP could not queue (out of memory)\n",
+					     left);
 	}
 	while (tx->count)
 		tx_retire_head(tx);

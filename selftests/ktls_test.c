@@ -4036,6 +4036,75 @@ TEST_F(wire, tx_key_update_after_partial_efault)
 	guard_free(page);
 }
 
+static void *close_thread(void *arg)
+{
+	close(*(int *)arg);
+	return NULL;
+}
+
+/*
+ * Issue 16, finding 7: close() never waits for the peer.  It may be the
+ * last fput of a descriptor passed over a unix socket, done by whatever
+ * task the garbage collector ran in, with no timeout to end it.  With the
+ * peer not reading, the socket full and sealed records still waiting for
+ * TCP, close() returns at once, and every byte a send accepted still
+ * arrives, then the FIN.
+ */
+TEST_F_TIMEOUT(wire, close_never_waits_for_peer, 120)
+{
+	size_t cap = 16 * MIB, sent = 0, chunk = 16384;
+	unsigned char *data = random_buf(cap, 171);
+	int small = 16384, i, refused;
+	struct timespec until;
+	pthread_t thr;
+	double t0;
+	int joined;
+
+	ASSERT_NE(NULL, data);
+	if (ulp_is_intree())
+		SKIP(return, "the in-tree 6.1 module waits in close()");
+	wire_keys(_metadata, self, variant, 0);
+	ASSERT_EQ(0, setsockopt(self->tls, SOL_SOCKET, SO_SNDBUF, &small,
+				sizeof(small)));
+	ASSERT_EQ(0, setsockopt(self->raw, SOL_SOCKET, SO_RCVBUF, &small,
+				sizeof(small)));
+	/* Fill until the window is shut for good: three refusals in a row,
+	 * 50 ms apart, so records are still waiting for TCP at close. */
+	for (i = 0, refused = 0; i < 4000 && refused < 3 &&
+	     sent + chunk <= cap; i++) {
+		ssize_t n = send(self->tls, data + sent, chunk, MSG_DONTWAIT);
+
+		if (n < 0) {
+			ASSERT_EQ(EAGAIN, errno);
+			refused++;
+			msleep(50);
+			continue;
+		}
+		refused = 0;
+		sent += n;
+	}
+	ASSERT_EQ(3, refused);
+	ASSERT_GT(sent, 0);
+
+	t0 = now_ms();
+	ASSERT_EQ(0, pthread_create(&thr, NULL, close_thread, &self->tls));
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	joined = pthread_timedjoin_np(thr, NULL, &until);
+	EXPECT_EQ(0, joined) {
+		TH_LOG("close() still waiting after 5 s");
+	}
+	EXPECT_LT(now_ms() - t0, 2000);
+	/* Everything the sends took arrives (this also lets a close that
+	 * waited finish). */
+	wire_expect_data(_metadata, self, data, sent);
+	if (joined)
+		pthread_join(thr, NULL);
+	self->tls = -1;
+	EXPECT_EQ(0, recv(self->raw, data, 1, 0));
+	free(data);
+}
+
 /*
  * SO_SNDTIMEO: a send the peer does not drain returns what was taken (or
  * EAGAIN) after the timeout, and all of that, nothing else, arrives.
