@@ -50,6 +50,8 @@
 #include <linux/workqueue.h>
 #include <linux/completion.h>
 #include <linux/scatterlist.h>
+#include <linux/memcontrol.h>
+#include <linux/sched/mm.h>
 #include <linux/tls.h>
 #include <crypto/aead.h>
 #include <net/sock.h>
@@ -291,6 +293,27 @@ struct ktls_ctx {
 
 	struct rcu_head rcu;
 };
+
+/*
+ * Memory a socket pins for its owner (records, receive buffers, peeked
+ * plaintext, requests) is charged to the owner's memory cgroup: allocated
+ * with KTLS_GFP_ACCOUNT between ktls_memcg_enter() and ktls_memcg_exit(),
+ * which make the socket's memcg the active one.  That also covers softirq
+ * (which charges nobody otherwise) and workers (which would charge the
+ * root).  Without cgroup v2 socket accounting sk_memcg is NULL: process
+ * context then charges the caller's memcg, softirq nobody.
+ */
+#define KTLS_GFP_ACCOUNT	__GFP_ACCOUNT
+
+static inline struct mem_cgroup *ktls_memcg_enter(const struct sock *sk)
+{
+	return set_active_memcg(sk->sk_memcg);
+}
+
+static inline void ktls_memcg_exit(struct mem_cgroup *old)
+{
+	set_active_memcg(old);
+}
 
 static inline struct ktls_ctx *ktls_get_ctx(const struct sock *sk)
 {

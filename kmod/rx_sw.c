@@ -70,23 +70,30 @@ static int rx_buf_get(struct ktls_ctx *ctx, u32 len, gfp_t gfp)
 {
 	struct ktls_rx *rx = &ctx->rx;
 	unsigned int i, npages = DIV_ROUND_UP(len, PAGE_SIZE);
+	struct mem_cgroup *memcg;
+	int err = -ENOMEM;
 
+	gfp |= KTLS_GFP_ACCOUNT;
+	memcg = ktls_memcg_enter(ctx->sk);
 	if (ktls_dir_get_req(&rx->d, &ctx->prot, gfp))
-		return -ENOMEM;
+		goto out;
 	if (!rx->sg_src) {
 		rx->sg_src = kmalloc_array(KTLS_RX_SG_MAX + 1,
 					   sizeof(*rx->sg_src), gfp);
 		if (!rx->sg_src)
-			return -ENOMEM;
+			goto out;
 	}
 	for (i = 0; i < min_t(unsigned int, npages, KTLS_RX_BUF_PAGES); i++) {
 		if (rx->pages[i])
 			continue;
 		rx->pages[i] = alloc_page(gfp);
 		if (!rx->pages[i])
-			return -ENOMEM;
+			goto out;
 	}
-	return 0;
+	err = 0;
+out:
+	ktls_memcg_exit(memcg);
+	return err;
 }
 
 /* Note that [0, @end) of the buffer may hold data to wipe. */
@@ -795,9 +802,13 @@ static void rx_seg_consume(struct ktls_rx *rx, const struct rx_seg *seg,
  * so that the buffer can take the next one. */
 static struct ktls_rx_rec *rx_hold_pt(struct ktls_rx *rx)
 {
+	struct ktls_ctx *ctx = container_of(rx, struct ktls_ctx, rx);
+	struct mem_cgroup *memcg;
 	struct ktls_rx_rec *rec;
 
-	rec = kvmalloc(struct_size(rec, data, rx->pt_len), GFP_KERNEL);
+	memcg = ktls_memcg_enter(ctx->sk);
+	rec = kvmalloc(struct_size(rec, data, rx->pt_len), GFP_KERNEL_ACCOUNT);
+	ktls_memcg_exit(memcg);
 	if (!rec)
 		return NULL;
 	rec->off = 0;

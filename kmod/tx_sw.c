@@ -151,6 +151,8 @@ static int tx_room(struct sock *sk, struct ktls_tx *tx, struct ktls_tx_rec *r,
 {
 	struct page_frag *pf = &tx->pfrag;
 	struct ktls_frag *last = r->nfrags ? &r->frags[r->nfrags - 1] : NULL;
+	struct mem_cgroup *memcg;
+	bool ok;
 
 	if (last && pf->page == last->page &&
 	    pf->offset == last->off + last->len && pf->offset < pf->size) {
@@ -159,8 +161,11 @@ static int tx_room(struct sock *sk, struct ktls_tx *tx, struct ktls_tx_rec *r,
 	}
 	if (r->nfrags >= max_frags)
 		return -ENOSPC;
-	if (!skb_page_frag_refill(min_t(u32, want, PAGE_SIZE), pf,
-				  sk->sk_allocation)) {
+	memcg = ktls_memcg_enter(sk);
+	ok = skb_page_frag_refill(min_t(u32, want, PAGE_SIZE), pf,
+				  sk->sk_allocation | KTLS_GFP_ACCOUNT);
+	ktls_memcg_exit(memcg);
+	if (!ok) {
 		sk_stream_moderate_sndbuf(sk);
 		return -ENOMEM;
 	}
@@ -245,6 +250,8 @@ static int tx_open(struct sock *sk, struct ktls_ctx *ctx, u8 type)
 	struct ktls_tx *tx = &ctx->tx;
 	unsigned int slot = (tx->head + tx->count) % KTLS_TX_RECS;
 	struct ktls_tx_rec *r = tx->recs[slot];
+	gfp_t gfp = sk->sk_allocation | KTLS_GFP_ACCOUNT;
+	struct mem_cgroup *memcg;
 	u32 done;
 	int err;
 
@@ -252,7 +259,9 @@ static int tx_open(struct sock *sk, struct ktls_ctx *ctx, u8 type)
 		return -ENOBUFS;
 	/* Slots are allocated on first use: an idle socket has none. */
 	if (!r) {
-		r = kzalloc(sizeof(*r), sk->sk_allocation);
+		memcg = ktls_memcg_enter(sk);
+		r = kzalloc(sizeof(*r), gfp);
+		ktls_memcg_exit(memcg);
 		if (!r)
 			return -ENOMEM;
 		r->tx = tx;
@@ -264,7 +273,9 @@ static int tx_open(struct sock *sk, struct ktls_ctx *ctx, u8 type)
 	 * here, before any data is taken, so that sealing needs no more
 	 * than room for the tail. */
 	if (!r->req) {
-		r->req = aead_request_alloc(tx->d.aead, sk->sk_allocation);
+		memcg = ktls_memcg_enter(sk);
+		r->req = aead_request_alloc(tx->d.aead, gfp);
+		ktls_memcg_exit(memcg);
 		if (!r->req)
 			return -ENOMEM;
 		aead_request_set_callback(r->req, CRYPTO_TFM_REQ_MAY_BACKLOG |

@@ -270,7 +270,7 @@ static int ktls_ulp_init(struct sock *sk)
 	if (err)
 		return err;
 
-	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
 	if (!ctx)
 		return -ENOMEM;
 	ctx->sk = sk;
