@@ -11,9 +11,11 @@
  *                        .tx_ops / .rx_ops     per-direction data path
  *
  * Each direction runs through an ops table (struct ktls_tx_ops,
- * struct ktls_rx_ops).  The software path (tx_sw.c, rx_sw.c) is the only
- * implementation today; an offload path plugs in beside it by providing its
- * own tables, without touching the socket layer in ulp.c.
+ * struct ktls_rx_ops): init, rekey, the data calls, poll, release and its
+ * counters.  sockopt.c picks the table when a direction gets its key and
+ * ulp.c attaches it; neither knows more of it.  The software path (tx_sw.c,
+ * rx_sw.c) is the only one today; an offload path plugs in beside it by
+ * providing its own tables.
  *
  * Locking (the order never varies):
  *
@@ -240,26 +242,81 @@ struct ktls_rx_rec {
 	u8 data[];
 };
 
+/* stats.c */
+enum ktls_stat {
+	KTLS_STAT_CURR_TX_SW,
+	KTLS_STAT_CURR_RX_SW,
+	KTLS_STAT_CURR_TX_DEVICE,
+	KTLS_STAT_CURR_RX_DEVICE,
+	KTLS_STAT_TX_SW,
+	KTLS_STAT_RX_SW,
+	KTLS_STAT_TX_DEVICE,
+	KTLS_STAT_RX_DEVICE,
+	KTLS_STAT_DECRYPT_ERROR,
+	KTLS_STAT_RX_DEVICE_RESYNC,
+	KTLS_STAT_DECRYPT_RETRY,
+	KTLS_STAT_RX_NO_PAD_VIOLATION,
+	KTLS_STAT_RX_REKEY_OK,
+	KTLS_STAT_RX_REKEY_ERROR,
+	KTLS_STAT_TX_REKEY_OK,
+	KTLS_STAT_TX_REKEY_ERROR,
+	KTLS_STAT_RX_REKEY_RECEIVED,
+	KTLS_STAT_RX_SESSION_TICKET,
+	KTLS_STAT_TX_ASYNC,
+	KTLS_STAT_TX_ASYNC_RECLAIMED,
+	KTLS_STAT_NUM,
+};
+
 struct ktls_ctx;
 
+/*
+ * A direction's data path.  sockopt.c picks the table when the direction
+ * gets its first key (ktls_tx_pick/ktls_rx_pick), calls init, and ulp.c
+ * attaches it (ktls_ulp_attach_tx/rx): the socket's callbacks and proto
+ * table then lead here.  Nothing outside the path's own file knows which
+ * one a socket uses.  Locks held by the callers are given per entry.
+ */
 struct ktls_tx_ops {
+	u8 conf;			/* enum ktls_conf it runs as */
+	enum ktls_stat stat_new;	/* counts sockets set up (TlsTxSw) */
+	enum ktls_stat stat_curr;	/* and those open (TlsCurrTxSw) */
+	/* tx_lock and the socket lock held (setsockopt). */
+	int (*init)(struct sock *sk, struct ktls_ctx *ctx);
+	int (*rekey)(struct sock *sk, struct ktls_ctx *ctx,
+		     const struct tls_crypto_info *info);
+	bool (*open)(const struct ktls_ctx *ctx);	/* a record has data */
+	/* No lock held: each takes what it needs. */
 	int (*sendmsg)(struct sock *sk, struct msghdr *msg, size_t size);
 	int (*sendpage)(struct sock *sk, struct page *page, int offset,
 			size_t size, int flags);
 	void (*flush)(struct sock *sk);		/* splice_eof */
 	void (*drain)(struct sock *sk);		/* closed records to TCP */
-	void (*release)(struct sock *sk, struct ktls_ctx *ctx); /* at close */
+	void (*write_space)(struct sock *sk);	/* sk_write_space */
+	/* At close: release with tx_lock and the socket lock held, free
+	 * once the socket is detached, with none. */
+	void (*release)(struct sock *sk, struct ktls_ctx *ctx);
 	void (*free)(struct ktls_ctx *ctx);
 };
 
 struct ktls_rx_ops {
+	u8 conf;			/* enum ktls_conf it runs as */
+	enum ktls_stat stat_new;	/* TlsRxSw */
+	enum ktls_stat stat_curr;	/* TlsCurrRxSw */
+	/* tx_lock and the socket lock held (setsockopt). */
+	int (*init)(struct sock *sk, struct ktls_ctx *ctx);
+	int (*rekey)(struct sock *sk, struct ktls_ctx *ctx,
+		     const struct tls_crypto_info *info);
+	/* No lock held. */
 	int (*recvmsg)(struct sock *sk, struct msghdr *msg, size_t len,
 		       int flags, int *addr_len);
 	ssize_t (*splice_read)(struct sock *sk, struct pipe_inode_info *pipe,
 			       size_t len, unsigned int flags);
-	bool (*readable)(struct ktls_ctx *ctx);
+	__poll_t (*poll)(struct file *file, struct socket *sock,
+			 struct poll_table_struct *wait);
+	bool (*readable)(struct ktls_ctx *ctx);	/* lockless */
+	/* sk_data_ready: the socket owned, or bh-locked from softirq. */
 	void (*data_ready)(struct sock *sk);
-	void (*free)(struct ktls_ctx *ctx);
+	void (*free)(struct ktls_ctx *ctx);	/* detached, no lock */
 };
 
 enum ktls_conf {
@@ -326,6 +383,10 @@ static inline struct ktls_ctx *ktls_get_ctx(const struct sock *sk)
 int ktls_ulp_register(void);
 void ktls_ulp_unregister(void);
 void ktls_update_sk_prot(struct sock *sk, struct ktls_ctx *ctx);
+void ktls_ulp_attach_tx(struct sock *sk, struct ktls_ctx *ctx,
+			const struct ktls_tx_ops *ops);
+void ktls_ulp_attach_rx(struct sock *sk, struct ktls_ctx *ctx,
+			const struct ktls_rx_ops *ops);
 const struct proto *ktls_ulp_proto(const struct sock *sk, u8 tx_conf,
 				   u8 rx_conf);
 const struct proto_ops *ktls_ulp_proto_ops(const struct sock *sk,
@@ -361,21 +422,11 @@ void ktls_dir_export(const struct ktls_dir *d, const struct ktls_prot *prot,
 
 /* tx_sw.c */
 extern const struct ktls_tx_ops ktls_tx_sw_ops;
-int ktls_tx_sw_init(struct sock *sk, struct ktls_ctx *ctx);
-bool ktls_tx_sw_open(const struct ktls_ctx *ctx);
 int ktls_tx_sw_wq_init(void);
 void ktls_tx_sw_wq_exit(void);
-int ktls_tx_sw_rekey(struct sock *sk, struct ktls_ctx *ctx,
-		     const struct tls_crypto_info *info);
-void ktls_tx_write_space(struct sock *sk);
 
 /* rx_sw.c */
 extern const struct ktls_rx_ops ktls_rx_sw_ops;
-int ktls_rx_sw_init(struct sock *sk, struct ktls_ctx *ctx);
-int ktls_rx_sw_rekey(struct sock *sk, struct ktls_ctx *ctx,
-		     const struct tls_crypto_info *info);
-__poll_t ktls_poll(struct file *file, struct socket *sock,
-		   struct poll_table_struct *wait);
 
 /* diag.c */
 int ktls_diag_get_info(struct sock *sk, struct sk_buff *skb);
@@ -444,31 +495,7 @@ void ktls_nl_exit(void);
 bool ktls_nl_has_agent(struct net *net);
 int ktls_nl_announce(struct net *net, u32 id);
 
-/* stats.c */
-enum ktls_stat {
-	KTLS_STAT_CURR_TX_SW,
-	KTLS_STAT_CURR_RX_SW,
-	KTLS_STAT_CURR_TX_DEVICE,
-	KTLS_STAT_CURR_RX_DEVICE,
-	KTLS_STAT_TX_SW,
-	KTLS_STAT_RX_SW,
-	KTLS_STAT_TX_DEVICE,
-	KTLS_STAT_RX_DEVICE,
-	KTLS_STAT_DECRYPT_ERROR,
-	KTLS_STAT_RX_DEVICE_RESYNC,
-	KTLS_STAT_DECRYPT_RETRY,
-	KTLS_STAT_RX_NO_PAD_VIOLATION,
-	KTLS_STAT_RX_REKEY_OK,
-	KTLS_STAT_RX_REKEY_ERROR,
-	KTLS_STAT_TX_REKEY_OK,
-	KTLS_STAT_TX_REKEY_ERROR,
-	KTLS_STAT_RX_REKEY_RECEIVED,
-	KTLS_STAT_RX_SESSION_TICKET,
-	KTLS_STAT_TX_ASYNC,
-	KTLS_STAT_TX_ASYNC_RECLAIMED,
-	KTLS_STAT_NUM,
-};
-
+/* stats.c (enum ktls_stat is above, with the ops that use it) */
 int ktls_stats_init(void);
 void ktls_stats_exit(void);
 void ktls_stat_add(struct net *net, enum ktls_stat stat, long delta);

@@ -366,7 +366,7 @@ static void rx_stage_work(struct work_struct *work)
 	release_sock(sk);
 }
 
-static void ktls_rx_data_ready(struct sock *sk)
+static void ktls_rx_sw_data_ready(struct sock *sk)
 {
 	struct ktls_ctx *ctx = ktls_get_ctx(sk);
 
@@ -1001,7 +1001,7 @@ static int rx_read(struct sock *sk, struct ktls_ctx *ctx, struct msghdr *msg,
 	return copied ? copied : err;
 }
 
-static int ktls_sw_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
+static int ktls_rx_sw_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 			   int flags, int *addr_len)
 {
 	if (unlikely(flags & MSG_ERRQUEUE))
@@ -1011,7 +1011,7 @@ static int ktls_sw_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 
 /* splice(2) from the socket: decrypted data records, copied into the pipe;
  * a control record at the head fails with EINVAL and stays queued. */
-static ssize_t ktls_sw_splice_read(struct sock *sk,
+static ssize_t ktls_rx_sw_splice_read(struct sock *sk,
 				   struct pipe_inode_info *pipe, size_t len,
 				   unsigned int flags)
 {
@@ -1022,7 +1022,7 @@ static ssize_t ktls_sw_splice_read(struct sock *sk,
 		       flags & SPLICE_F_NONBLOCK ? MSG_DONTWAIT : 0, true);
 }
 
-static bool ktls_sw_readable(struct ktls_ctx *ctx)
+static bool ktls_rx_sw_readable(struct ktls_ctx *ctx)
 {
 	return READ_ONCE(ctx->rx.pt_len) || READ_ONCE(ctx->rx.held_bytes) ||
 	       READ_ONCE(ctx->rx.ready) || READ_ONCE(ctx->rx.err);
@@ -1032,21 +1032,19 @@ static bool ktls_sw_readable(struct ktls_ctx *ctx)
  * tcp_poll() reports EPOLLIN for any byte in the TCP queue; with a receive
  * key only a whole record (or an error, or end of stream) is readable.
  */
-__poll_t ktls_poll(struct file *file, struct socket *sock,
-		   struct poll_table_struct *wait)
+static __poll_t ktls_rx_sw_poll(struct file *file, struct socket *sock,
+				struct poll_table_struct *wait)
 {
 	struct sock *sk = sock->sk;
-	struct ktls_ctx *ctx = ktls_get_ctx(sk);
 	__poll_t mask = tcp_poll(file, sock, wait);
 
-	if ((mask & EPOLLIN) && ctx && ctx->rx_conf != KTLS_CONF_BASE &&
-	    !(READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) &&
-	    !ctx->rx_ops->readable(ctx))
+	if ((mask & EPOLLIN) && !(READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) &&
+	    !ktls_rx_sw_readable(ktls_get_ctx(sk)))
 		mask &= ~(EPOLLIN | EPOLLRDNORM);
 	return mask;
 }
 
-static void ktls_sw_rx_free(struct ktls_ctx *ctx)
+static void ktls_rx_sw_free(struct ktls_ctx *ctx)
 {
 	struct ktls_rx *rx = &ctx->rx;
 	struct ktls_rx_rec *rec, *tmp;
@@ -1062,7 +1060,9 @@ static void ktls_sw_rx_free(struct ktls_ctx *ctx)
 	ktls_dir_free(&rx->d);
 }
 
-int ktls_rx_sw_init(struct sock *sk, struct ktls_ctx *ctx)
+/* The direction's state.  ulp.c attaches the socket afterwards, and
+ * sockopt.c then calls data_ready for records that came before the key. */
+static int ktls_rx_sw_init(struct sock *sk, struct ktls_ctx *ctx)
 {
 	struct ktls_rx *rx = &ctx->rx;
 
@@ -1080,17 +1080,6 @@ int ktls_rx_sw_init(struct sock *sk, struct ktls_ctx *ctx)
 	rx->stopped = false;
 	rx->err = 0;
 	rx->pt_len = 0;
-
-	write_lock_bh(&sk->sk_callback_lock);
-	ctx->rx_ops = &ktls_rx_sw_ops;
-	ctx->rx_conf = KTLS_CONF_SW;
-	sk->sk_data_ready = ktls_rx_data_ready;
-	ktls_update_sk_prot(sk, ctx);
-	write_unlock_bh(&sk->sk_callback_lock);
-
-	/* Records may have arrived before the key. */
-	if (rx_parse(sk, ctx))
-		ctx->sk_data_ready(sk);
 	return 0;
 }
 
@@ -1098,8 +1087,8 @@ int ktls_rx_sw_init(struct sock *sk, struct ktls_ctx *ctx)
  * TLS 1.3 KeyUpdate on RX: records from the next one on are decrypted with
  * the new key, including those already queued behind the KeyUpdate.
  */
-int ktls_rx_sw_rekey(struct sock *sk, struct ktls_ctx *ctx,
-		     const struct tls_crypto_info *info)
+static int ktls_rx_sw_rekey(struct sock *sk, struct ktls_ctx *ctx,
+			    const struct tls_crypto_info *info)
 {
 	struct ktls_rx *rx = &ctx->rx;
 	int err;
@@ -1116,9 +1105,15 @@ int ktls_rx_sw_rekey(struct sock *sk, struct ktls_ctx *ctx,
 }
 
 const struct ktls_rx_ops ktls_rx_sw_ops = {
-	.recvmsg	= ktls_sw_recvmsg,
-	.splice_read	= ktls_sw_splice_read,
-	.readable	= ktls_sw_readable,
-	.data_ready	= ktls_rx_data_ready,
-	.free		= ktls_sw_rx_free,
+	.conf		= KTLS_CONF_SW,
+	.stat_new	= KTLS_STAT_RX_SW,
+	.stat_curr	= KTLS_STAT_CURR_RX_SW,
+	.init		= ktls_rx_sw_init,
+	.rekey		= ktls_rx_sw_rekey,
+	.recvmsg	= ktls_rx_sw_recvmsg,
+	.splice_read	= ktls_rx_sw_splice_read,
+	.poll		= ktls_rx_sw_poll,
+	.readable	= ktls_rx_sw_readable,
+	.data_ready	= ktls_rx_sw_data_ready,
+	.free		= ktls_rx_sw_free,
 };

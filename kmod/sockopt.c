@@ -36,6 +36,54 @@ static const char *ktls_dir_name(bool tx)
 	return tx ? "TLS_TX" : "TLS_RX";
 }
 
+/*
+ * The data path a direction gets with its first key.  Only the software
+ * one exists today; a device path will be picked here when the route's
+ * netdev offers it.
+ */
+static const struct ktls_tx_ops *ktls_tx_pick(struct sock *sk,
+					      struct ktls_ctx *ctx)
+{
+	return &ktls_tx_sw_ops;
+}
+
+static const struct ktls_rx_ops *ktls_rx_pick(struct sock *sk,
+					      struct ktls_ctx *ctx)
+{
+	return &ktls_rx_sw_ops;
+}
+
+/* Set up a direction whose key is in place: its path, then the socket. */
+static int ktls_start_tx(struct sock *sk, struct ktls_ctx *ctx)
+{
+	const struct ktls_tx_ops *ops = ktls_tx_pick(sk, ctx);
+	int err;
+
+	err = ops->init(sk, ctx);
+	if (err)
+		return err;
+	ktls_ulp_attach_tx(sk, ctx, ops);
+	ktls_stat_inc(sk, ops->stat_new);
+	ktls_stat_inc(sk, ops->stat_curr);
+	return 0;
+}
+
+static int ktls_start_rx(struct sock *sk, struct ktls_ctx *ctx)
+{
+	const struct ktls_rx_ops *ops = ktls_rx_pick(sk, ctx);
+	int err;
+
+	err = ops->init(sk, ctx);
+	if (err)
+		return err;
+	ktls_ulp_attach_rx(sk, ctx, ops);
+	ktls_stat_inc(sk, ops->stat_new);
+	ktls_stat_inc(sk, ops->stat_curr);
+	/* Records may have arrived before the key. */
+	ops->data_ready(sk);
+	return 0;
+}
+
 static int ktls_set_crypto(struct sock *sk, struct ktls_ctx *ctx,
 			   sockptr_t optval, unsigned int optlen, bool tx)
 {
@@ -85,8 +133,8 @@ static int ktls_set_crypto(struct sock *sk, struct ktls_ctx *ctx,
 	buf->info = hdr;
 
 	if (rekey) {
-		err = tx ? ktls_tx_sw_rekey(sk, ctx, &buf->info) :
-			   ktls_rx_sw_rekey(sk, ctx, &buf->info);
+		err = tx ? ctx->tx_ops->rekey(sk, ctx, &buf->info) :
+			   ctx->rx_ops->rekey(sk, ctx, &buf->info);
 		if (tx)
 			ktls_stat_inc(sk, err ? KTLS_STAT_TX_REKEY_ERROR :
 					       KTLS_STAT_TX_REKEY_OK);
@@ -101,13 +149,9 @@ static int ktls_set_crypto(struct sock *sk, struct ktls_ctx *ctx,
 	err = ktls_dir_init(d, &prot, &buf->info);
 	if (err)
 		goto out;
-	err = tx ? ktls_tx_sw_init(sk, ctx) : ktls_rx_sw_init(sk, ctx);
-	if (err) {
+	err = tx ? ktls_start_tx(sk, ctx) : ktls_start_rx(sk, ctx);
+	if (err)
 		ktls_dir_free(d);
-		goto out;
-	}
-	ktls_stat_inc(sk, tx ? KTLS_STAT_TX_SW : KTLS_STAT_RX_SW);
-	ktls_stat_inc(sk, tx ? KTLS_STAT_CURR_TX_SW : KTLS_STAT_CURR_RX_SW);
 out:
 	kfree_sensitive(buf);
 	if (err && err != -EFAULT && err != -ENOMEM)
@@ -170,7 +214,7 @@ static int ktls_set_max_payload(struct ktls_ctx *ctx, sockptr_t optval,
 	if (value < KTLS_MIN_RECORD_PAYLOAD || value > KTLS_MAX_PAYLOAD)
 		return -EINVAL;
 	/* The open record was started under the old limit. */
-	if (ktls_tx_sw_open(ctx))
+	if (ctx->tx_conf != KTLS_CONF_BASE && ctx->tx_ops->open(ctx))
 		return -EBUSY;
 	ctx->tx_max_payload = value;
 	return 0;

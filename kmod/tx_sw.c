@@ -674,7 +674,7 @@ static int tx_write(struct sock *sk, struct ktls_ctx *ctx,
 	return copied ? copied : err;
 }
 
-static int ktls_sw_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
+static int ktls_tx_sw_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 {
 	struct ktls_ctx *ctx = ktls_get_ctx(sk);
 	u8 type = KTLS_TYPE_DATA;
@@ -708,7 +708,7 @@ static int ktls_sw_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 }
 
 /* sendfile() and splice() to the socket arrive here one page at a time. */
-static int ktls_sw_sendpage(struct sock *sk, struct page *page, int offset,
+static int ktls_tx_sw_sendpage(struct sock *sk, struct page *page, int offset,
 			    size_t size, int flags)
 {
 	struct ktls_ctx *ctx = ktls_get_ctx(sk);
@@ -743,7 +743,7 @@ static int tx_nonblock_flags(struct sock *sk)
 }
 
 /* splice/sendfile ended with MSG_MORE still set: close the record. */
-static void ktls_sw_flush(struct sock *sk)
+static void ktls_tx_sw_flush(struct sock *sk)
 {
 	struct ktls_ctx *ctx = ktls_get_ctx(sk);
 	struct ktls_tx *tx = &ctx->tx;
@@ -767,7 +767,7 @@ static void ktls_sw_flush(struct sock *sk)
 /* Before SHUT_WR: every closed record to TCP, waiting as a blocking send
  * would (SO_SNDTIMEO); what is still refused after that is lost, as TCP
  * loses what it could not send. */
-static void ktls_sw_drain(struct sock *sk)
+static void ktls_tx_sw_drain(struct sock *sk)
 {
 	struct ktls_ctx *ctx = ktls_get_ctx(sk);
 	struct ktls_tx *tx = &ctx->tx;
@@ -784,7 +784,7 @@ static void ktls_sw_drain(struct sock *sk)
 
 /* The deferred push: the worker sealed a record, TCP has room again for a
  * half-pushed one, or a failed allocation is worth another try. */
-static void ktls_tx_work(struct work_struct *work)
+static void ktls_tx_sw_work(struct work_struct *work)
 {
 	struct ktls_tx *tx = container_of(to_delayed_work(work), struct ktls_tx,
 					  work);
@@ -809,7 +809,7 @@ out:
 }
 
 /* Called with the socket lock held (TCP invokes it from its receive path). */
-void ktls_tx_write_space(struct sock *sk)
+static void ktls_tx_sw_write_space(struct sock *sk)
 {
 	struct ktls_ctx *ctx = ktls_get_ctx(sk);
 
@@ -847,7 +847,7 @@ static u32 tx_unpushed(const struct ktls_tx *tx)
  * waiting.  Only TCP's global memory limit can still refuse them; that is
  * logged.
  */
-static void ktls_sw_tx_release(struct sock *sk, struct ktls_ctx *ctx)
+static void ktls_tx_sw_release(struct sock *sk, struct ktls_ctx *ctx)
 {
 	int flags = MSG_DONTWAIT | MSG_NOSIGNAL;
 	struct ktls_tx *tx = &ctx->tx;
@@ -876,7 +876,7 @@ static void ktls_sw_tx_release(struct sock *sk, struct ktls_ctx *ctx)
 		tx_retire_head(tx);
 }
 
-static void ktls_sw_tx_free(struct ktls_ctx *ctx)
+static void ktls_tx_sw_free(struct ktls_ctx *ctx)
 {
 	struct ktls_tx *tx = &ctx->tx;
 	unsigned int i;
@@ -903,24 +903,18 @@ static void ktls_sw_tx_free(struct ktls_ctx *ctx)
 	ktls_dir_free(&tx->d);
 }
 
-int ktls_tx_sw_init(struct sock *sk, struct ktls_ctx *ctx)
+/* The direction's state; ulp.c attaches the socket to it afterwards. */
+static int ktls_tx_sw_init(struct sock *sk, struct ktls_ctx *ctx)
 {
 	struct ktls_tx *tx = &ctx->tx;
 
-	INIT_DELAYED_WORK(&tx->work, ktls_tx_work);
+	INIT_DELAYED_WORK(&tx->work, ktls_tx_sw_work);
 	memset(tx->recs, 0, sizeof(tx->recs));
 	tx->head = 0;
 	tx->count = 0;
 	tx->crypt_busy = NULL;
 	tx->in_push = false;
 	tx->err = 0;
-
-	write_lock_bh(&sk->sk_callback_lock);
-	ctx->tx_ops = &ktls_tx_sw_ops;
-	ctx->tx_conf = KTLS_CONF_SW;
-	sk->sk_write_space = ktls_tx_write_space;
-	ktls_update_sk_prot(sk, ctx);
-	write_unlock_bh(&sk->sk_callback_lock);
 	return 0;
 }
 
@@ -930,8 +924,8 @@ int ktls_tx_sw_init(struct sock *sk, struct ktls_ctx *ctx)
  * under the old key first; TX never pauses.  The records' requests belong
  * to the old transform: they go with it, once no worker uses one.
  */
-int ktls_tx_sw_rekey(struct sock *sk, struct ktls_ctx *ctx,
-		     const struct tls_crypto_info *info)
+static int ktls_tx_sw_rekey(struct sock *sk, struct ktls_ctx *ctx,
+			    const struct tls_crypto_info *info)
 {
 	struct ktls_tx *tx = &ctx->tx;
 	struct ktls_tx_rec *r;
@@ -972,7 +966,7 @@ int ktls_tx_sw_rekey(struct sock *sk, struct ktls_ctx *ctx,
 }
 
 /* Can a new TX record size apply?  Not while a record is open with data. */
-bool ktls_tx_sw_open(const struct ktls_ctx *ctx)
+static bool ktls_tx_sw_open(const struct ktls_ctx *ctx)
 {
 	const struct ktls_tx_rec *r = tx_open_rec(&ctx->tx);
 
@@ -992,10 +986,17 @@ void ktls_tx_sw_wq_exit(void)
 }
 
 const struct ktls_tx_ops ktls_tx_sw_ops = {
-	.sendmsg	= ktls_sw_sendmsg,
-	.sendpage	= ktls_sw_sendpage,
-	.flush		= ktls_sw_flush,
-	.drain		= ktls_sw_drain,
-	.release	= ktls_sw_tx_release,
-	.free		= ktls_sw_tx_free,
+	.conf		= KTLS_CONF_SW,
+	.stat_new	= KTLS_STAT_TX_SW,
+	.stat_curr	= KTLS_STAT_CURR_TX_SW,
+	.init		= ktls_tx_sw_init,
+	.rekey		= ktls_tx_sw_rekey,
+	.open		= ktls_tx_sw_open,
+	.sendmsg	= ktls_tx_sw_sendmsg,
+	.sendpage	= ktls_tx_sw_sendpage,
+	.flush		= ktls_tx_sw_flush,
+	.drain		= ktls_tx_sw_drain,
+	.write_space	= ktls_tx_sw_write_space,
+	.release	= ktls_tx_sw_release,
+	.free		= ktls_tx_sw_free,
 };

@@ -108,6 +108,27 @@ static bool ktls_sock_is_readable(struct sock *sk)
 	return ctx && ctx->rx_ops && ctx->rx_ops->readable(ctx);
 }
 
+static __poll_t ktls_poll(struct file *file, struct socket *sock,
+			  struct poll_table_struct *wait)
+{
+	struct ktls_ctx *ctx = ktls_get_ctx(sock->sk);
+
+	/* close() restores TCP's ops before the context goes. */
+	if (unlikely(!ctx || !ctx->rx_ops))
+		return tcp_poll(file, sock, wait);
+	return ctx->rx_ops->poll(file, sock, wait);
+}
+
+static void ktls_data_ready(struct sock *sk)
+{
+	ktls_get_ctx(sk)->rx_ops->data_ready(sk);
+}
+
+static void ktls_write_space(struct sock *sk)
+{
+	ktls_get_ctx(sk)->tx_ops->write_space(sk);
+}
+
 /* tcp_disconnect() would leave the record state describing a stream that
  * no longer exists; the newest kernels refuse it too. */
 static int ktls_disconnect(struct sock *sk, int flags)
@@ -148,11 +169,11 @@ static void ktls_close(struct sock *sk, long timeout)
 
 	if (ctx->tx_conf != KTLS_CONF_BASE) {
 		ctx->tx_ops->free(ctx);
-		ktls_stat_dec(sk, KTLS_STAT_CURR_TX_SW);
+		ktls_stat_dec(sk, ctx->tx_ops->stat_curr);
 	}
 	if (ctx->rx_conf != KTLS_CONF_BASE) {
 		ctx->rx_ops->free(ctx);
-		ktls_stat_dec(sk, KTLS_STAT_CURR_RX_SW);
+		ktls_stat_dec(sk, ctx->rx_ops->stat_curr);
 	}
 	mutex_destroy(&ctx->tx_lock);
 	/* sock_diag may still look at the context under RCU. */
@@ -227,6 +248,33 @@ static int ktls_family_prepare(struct sock *sk)
 out:
 	mutex_unlock(&f->lock);
 	return err;
+}
+
+/*
+ * Route a direction through @ops: its callback and the proto table of the
+ * new configuration.  The socket is locked; the table was picked and
+ * initialised by sockopt.c.
+ */
+void ktls_ulp_attach_tx(struct sock *sk, struct ktls_ctx *ctx,
+			const struct ktls_tx_ops *ops)
+{
+	write_lock_bh(&sk->sk_callback_lock);
+	ctx->tx_ops = ops;
+	WRITE_ONCE(ctx->tx_conf, ops->conf);
+	sk->sk_write_space = ktls_write_space;
+	ktls_update_sk_prot(sk, ctx);
+	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+void ktls_ulp_attach_rx(struct sock *sk, struct ktls_ctx *ctx,
+			const struct ktls_rx_ops *ops)
+{
+	write_lock_bh(&sk->sk_callback_lock);
+	ctx->rx_ops = ops;
+	WRITE_ONCE(ctx->rx_conf, ops->conf);
+	sk->sk_data_ready = ktls_data_ready;
+	ktls_update_sk_prot(sk, ctx);
+	write_unlock_bh(&sk->sk_callback_lock);
 }
 
 void ktls_update_sk_prot(struct sock *sk, struct ktls_ctx *ctx)
