@@ -70,7 +70,7 @@
 #include "ktls_netlink.h"
 
 #define AGENT_STATUS_MAX	4095	/* the kernel's MAX_ERRNO */
-#define WATCHDOG_GRACE_MS	1000	/* after the request's deadline */
+#define WATCHDOG_GRACE_MS	2000	/* after the request's deadline */
 #define DONE_ANSWER_MS		5000	/* the kernel answers DONE at once */
 
 /* Child -> parent, over the result channel.  Every byte not used by the

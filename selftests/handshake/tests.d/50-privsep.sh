@@ -335,7 +335,7 @@ static void good(const char *name, const struct agent_msg *r)
 	close(cfd);
 }
 
-/* The watchdog: ACCEPTED with 100 ms left; 1.2 s later the child is
+/* The watchdog: ACCEPTED with 100 ms left; 2.2 s later the child is
  * killed and the request reported ETIMEDOUT.  Nothing happens before. */
 static void watchdog(void)
 {
@@ -350,7 +350,7 @@ static void watchdog(void)
 	send(cfd, &a, sizeof(a), 0);
 	pump(i);
 	ok = agent_watchdog() > 0 && kill(pid, 0) == 0 && slots[i].nl;
-	usleep(1200000);
+	usleep(2200000);
 	ok &= agent_watchdog() >= 0;
 	ok &= killed(pid);
 	pump(i);
@@ -485,7 +485,7 @@ t privsep_result_check privsep_result_check
 
 # The watchdog: a child stopped mid-handshake (SIGSTOP: it cannot notice
 # the kernel's timeout and reset) is killed with SIGKILL and reaped once
-# its request's deadline (6 s) has passed by a second; the request fails
+# its request's deadline (6 s) has passed by two seconds; the request fails
 # with ETIMEDOUT, the log says why, and the next request is served.
 privsep_watchdog() {
 	local rc=0 gone=0
