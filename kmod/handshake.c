@@ -468,15 +468,16 @@ static void ktls_hs_finish_work(struct work_struct *work)
 	struct ktls_hs_req *req = container_of(work, struct ktls_hs_req,
 					       finish_work);
 	int status = req->deferred_status;
+	bool keys = status || ktls_hs_keys_ok(req);
 
-	if (!status && !ktls_hs_keys_ok(req)) {
-		net_warn_ratelimited("ktls: handshake %u: the agent reported success, but the socket lacks TLS_TX and TLS_RX keys of version %#x and cipher %u; it fails with EPROTO\n",
-				     req->id, req->res.version, req->res.cipher);
+	if (!keys)
 		status = -EPROTO;
-	}
 	if (!ktls_hs_finish(req, status, NULL, req->deferred_abort, true))
 		net_info_ratelimited("ktls: handshake %u: the socket was closed, or the request timed out, before its result (%d) was applied\n",
 				     req->id, status);
+	else if (!keys)
+		net_warn_ratelimited("ktls: handshake %u: the agent reported success, but the socket lacks TLS_TX and TLS_RX keys of that version and cipher; the request failed with EPROTO\n",
+				     req->id);
 	ktls_hs_put(req);		/* the list's, handed over */
 }
 

@@ -527,6 +527,8 @@ static void t_gate(void)
 
 	CHECK(!agent_done(&a, a.id, EKEYEXPIRED), "DONE: %s",
 	      strerror(a.error));
+	/* The request finishes from the kernel's workqueue. */
+	CHECK(wait_finished(fds[0], 2000), "no result 2 s after DONE");
 	pfd = (struct pollfd){ .fd = fds[0], .events = POLLOUT };
 	CHECK(poll(&pfd, 1, 2000) == 1 && (pfd.revents & POLLOUT),
 	      "poll after DONE: %#x", pfd.revents);
