@@ -14,6 +14,21 @@
  *	the socket closed		-ECANCELED
  *	ktls_handshake_cancel()		-ECANCELED (running: connection aborted)
  *
+ * A finish that would take the socket lock from a netlink handler or the
+ * netlink release notifier (DONE, a failed ACCEPT, the agent's death) is
+ * deferred instead: ktls_hs_defer() takes the request off its list at once,
+ * so that nothing else in netlink finds it again, and a work item on
+ * ktls_hs_wq finishes it.  An application that holds its own socket lock
+ * for long (a setsockopt copying from a userfaultfd page) then delays only
+ * its own result, never the agent or another generic netlink family; the
+ * family runs with parallel_ops, outside genl_mutex.
+ *
+ * Pending requests are counted per network namespace (at most
+ * handshake_max_pending each) and per user (at most
+ * handshake_max_pending_user for each kuid over all namespaces, the
+ * initial namespace's root excepted), so that a user in a namespace of
+ * its own cannot take the host's share.
+ *
  * While a request is not finished the socket sits on a "gate" proto table:
  * a copy of ktls's key-less table whose data entry points let only the
  * agent's process through (to whatever ktls table the socket's keys select)
@@ -26,6 +41,8 @@
  *			request replaces it (taken over from the allocation)
  *	a list		while on ktls_hs_pending or ktls_hs_running
  *	the timer	while the timeout work is queued or running
+ *	a deferred	while finish_work is queued or running (handed
+ *	  finish	over from the list's reference)
  *	transient	a waiter in setsockopt, a netlink handler, the close
  *			hook, each for the duration of its use
  * The last put frees it after an RCU grace period: the gate reads ctx->hs
@@ -38,11 +55,14 @@
  */
 #include <linux/module.h>
 #include <linux/file.h>
+#include <linux/hashtable.h>
+#include <linux/cred.h>
 #include <linux/slab.h>
 #include <linux/sockptr.h>
 #include <linux/sched.h>
 #include <linux/pid.h>
 #include <net/tcp.h>
+#include <net/netns/generic.h>
 
 #include "ktls.h"
 #include "handshake.h"
@@ -50,14 +70,40 @@
 static unsigned int handshake_max_pending = 1024;
 module_param(handshake_max_pending, uint, 0644);
 MODULE_PARM_DESC(handshake_max_pending,
-		 "Handshake requests that may wait for an agent at once (EAGAIN beyond)");
+		 "Handshake requests that may wait for an agent at once in each network namespace (EAGAIN beyond)");
+
+static unsigned int handshake_max_pending_user = 256;
+module_param(handshake_max_pending_user, uint, 0644);
+MODULE_PARM_DESC(handshake_max_pending_user,
+		 "Handshake requests one user (kuid, all namespaces together; not the initial root) may have waiting for an agent (EAGAIN beyond)");
 
 static DEFINE_SPINLOCK(ktls_hs_lock);
 static LIST_HEAD(ktls_hs_pending);
 static LIST_HEAD(ktls_hs_running);
-static unsigned int ktls_hs_npending;		/* under ktls_hs_lock */
 static u32 ktls_hs_last_id;			/* under ktls_hs_lock */
-static struct workqueue_struct *ktls_hs_wq;	/* timeouts */
+static struct workqueue_struct *ktls_hs_wq;	/* timeouts, deferred finishes */
+
+/* Per network namespace: its pending requests (under ktls_hs_lock). */
+struct ktls_hs_net {
+	unsigned int npending;
+};
+
+static unsigned int ktls_hs_net_id __read_mostly;
+
+static struct ktls_hs_net *ktls_hs_net(const struct net *net)
+{
+	return net_generic(net, ktls_hs_net_id);
+}
+
+/* Per user with requests pending, the initial root aside: one entry each,
+ * freed when its count drops to zero (all under ktls_hs_lock). */
+struct ktls_hs_user {
+	struct hlist_node node;
+	kuid_t uid;
+	unsigned int npending;
+};
+
+static DEFINE_HASHTABLE(ktls_hs_users, 6);
 
 /* ---- the gate proto table ---- */
 
@@ -254,6 +300,79 @@ static void ktls_hs_wake(struct sock *sk)
 	rcu_read_unlock();
 }
 
+/*
+ * Count @req, about to be queued for @net, against the namespace's and its
+ * user's shares, and give it an id.  Returns 0, or -EAGAIN when a share is
+ * full (with a log line saying which).
+ */
+static int ktls_hs_charge(struct ktls_hs_req *req, struct net *net)
+{
+	struct ktls_hs_net *hn = ktls_hs_net(net);
+	struct ktls_hs_user *u, *spare = NULL;
+	kuid_t uid = current_euid();
+	unsigned int max;
+	u32 id;
+
+	if (!uid_eq(uid, GLOBAL_ROOT_UID)) {
+		spare = kzalloc(sizeof(*spare), GFP_KERNEL);
+		if (!spare)
+			return -ENOMEM;
+	}
+	spin_lock(&ktls_hs_lock);
+	max = READ_ONCE(handshake_max_pending);
+	if (hn->npending >= max) {
+		spin_unlock(&ktls_hs_lock);
+		kfree(spare);
+		net_info_ratelimited("ktls: handshake refused (EAGAIN): %u requests of this network namespace already wait for an agent (handshake_max_pending); is its agent serving?\n",
+				     max);
+		return -EAGAIN;
+	}
+	u = NULL;
+	if (spare) {
+		hash_for_each_possible(ktls_hs_users, u, node, __kuid_val(uid))
+			if (uid_eq(u->uid, uid))
+				break;
+		max = READ_ONCE(handshake_max_pending_user);
+		if (u && u->npending >= max) {
+			spin_unlock(&ktls_hs_lock);
+			kfree(spare);
+			net_info_ratelimited("ktls: handshake refused (EAGAIN): user %u already has %u requests waiting for an agent (handshake_max_pending_user)\n",
+					     from_kuid(&init_user_ns, uid), max);
+			return -EAGAIN;
+		}
+		if (!u) {
+			u = spare;
+			spare = NULL;
+			u->uid = uid;
+			hash_add(ktls_hs_users, &u->node, __kuid_val(uid));
+		}
+		u->npending++;
+	}
+	hn->npending++;
+	req->user = u;
+	id = ++ktls_hs_last_id;
+	if (!id)
+		id = ++ktls_hs_last_id;
+	req->id = id;
+	spin_unlock(&ktls_hs_lock);
+	kfree(spare);
+	return 0;
+}
+
+/* @req leaves the pending list: its shares are free again. */
+static void ktls_hs_uncharge(struct ktls_hs_req *req)
+{
+	struct ktls_hs_user *u = req->user;
+
+	lockdep_assert_held(&ktls_hs_lock);
+	ktls_hs_net(sock_net(req->sk))->npending--;
+	req->user = NULL;
+	if (u && !--u->npending) {
+		hash_del(&u->node);
+		kfree(u);
+	}
+}
+
 /* Put the socket back on the table its keys select. */
 static void ktls_hs_ungate(struct ktls_hs_req *req)
 {
@@ -277,7 +396,9 @@ static void ktls_hs_ungate(struct ktls_hs_req *req)
  * DONE, @res.  Returns false if it had finished already.  @abort resets
  * the connection if an agent was working on it (its stream is then in an
  * unknown state); @notify calls the in-kernel requester's callback.  The
- * caller holds a reference; no lock may be held.
+ * caller holds a reference; no lock of ours nor the socket lock may be
+ * held, and it may not be a netlink handler or notifier (see
+ * ktls_hs_defer()): this waits for the socket lock.
  */
 static bool ktls_hs_finish(struct ktls_hs_req *req, int status,
 			   const struct ktls_handshake_result *res,
@@ -292,14 +413,17 @@ static bool ktls_hs_finish(struct ktls_hs_req *req, int status,
 		return false;
 	}
 	if (req->state == KTLS_HS_STATE_PENDING && !list_empty(&req->node))
-		ktls_hs_npending--;
+		ktls_hs_uncharge(req);
 	running = req->state == KTLS_HS_STATE_RUNNING;
 	listed = !list_empty(&req->node);
 	list_del_init(&req->node);
 	req->file = NULL;
 	req->status = status;
+	/* A deferred DONE left its result in req->res already. */
 	if (res)
 		req->res = *res;
+	else if (status)
+		memset(&req->res, 0, sizeof(req->res));
 	call = req->notify && notify;
 	req->notify = false;
 	WRITE_ONCE(req->state, KTLS_HS_STATE_DONE);
@@ -320,6 +444,61 @@ static bool ktls_hs_finish(struct ktls_hs_req *req, int status,
 	if (listed)
 		ktls_hs_put(req);
 	return true;
+}
+
+/* Success means both directions carry the keys the agent announced. */
+static bool ktls_hs_keys_ok(struct ktls_hs_req *req)
+{
+	struct sock *sk = req->sk;
+	struct ktls_ctx *ctx;
+	bool ok;
+
+	lock_sock(sk);
+	ctx = ktls_get_ctx(sk);
+	ok = ctx && ctx->hs == req &&
+	     ctx->tx_conf != KTLS_CONF_BASE && ctx->rx_conf != KTLS_CONF_BASE &&
+	     ctx->prot.version == req->res.version &&
+	     ctx->prot.cipher->type == req->res.cipher;
+	release_sock(sk);
+	return ok;
+}
+
+static void ktls_hs_finish_work(struct work_struct *work)
+{
+	struct ktls_hs_req *req = container_of(work, struct ktls_hs_req,
+					       finish_work);
+	int status = req->deferred_status;
+	bool keys = status || ktls_hs_keys_ok(req);
+
+	if (!keys)
+		status = -EPROTO;
+	if (!ktls_hs_finish(req, status, NULL, req->deferred_abort, true))
+		net_info_ratelimited("ktls: handshake %u: the socket was closed, or the request timed out, before its result (%d) was applied\n",
+				     req->id, status);
+	else if (!keys)
+		net_warn_ratelimited("ktls: handshake %u: the agent reported success, but the socket lacks TLS_TX and TLS_RX keys of that version and cipher; the request failed with EPROTO\n",
+				     req->id);
+	ktls_hs_put(req);		/* the list's, handed over */
+}
+
+/*
+ * Finish @req with @status (and @abort, as ktls_hs_finish()) from
+ * ktls_hs_wq: for netlink handlers and the netlink notifier, which must not
+ * wait for an application's socket lock.  Takes @req off its list, so that
+ * no ACCEPT, DONE or ktls_hs_agent_gone() finds it again, and hands the
+ * list's reference to the work.  A timeout, close or cancel that comes
+ * before the work still wins.  Caller holds ktls_hs_lock; @req is listed.
+ */
+static void ktls_hs_defer(struct ktls_hs_req *req, int status, bool abort)
+{
+	lockdep_assert_held(&ktls_hs_lock);
+	if (req->state == KTLS_HS_STATE_PENDING)
+		ktls_hs_uncharge(req);
+	list_del_init(&req->node);
+	req->file = NULL;
+	req->deferred_status = status;
+	req->deferred_abort = abort;
+	queue_work(ktls_hs_wq, &req->finish_work);
 }
 
 static void ktls_hs_timeout(struct work_struct *work)
@@ -381,6 +560,7 @@ static struct ktls_hs_req *ktls_hs_alloc(u32 role, u32 timeout_ms,
 	refcount_set(&req->ref, 1);
 	INIT_LIST_HEAD(&req->node);
 	INIT_DELAYED_WORK(&req->timeout, ktls_hs_timeout);
+	INIT_WORK(&req->finish_work, ktls_hs_finish_work);
 	init_completion(&req->done);
 	req->state = KTLS_HS_STATE_PENDING;
 	req->role = role;
@@ -398,6 +578,36 @@ static bool ktls_hs_sock_ours(const struct sock *sk)
 		return false;
 	ulp = inet_csk(sk)->icsk_ulp_ops;
 	return ulp && ulp->owner == THIS_MODULE && ktls_get_ctx(sk);
+}
+
+/*
+ * The last agent left between ktls_nl_has_agent() and the announcement of
+ * @req.  Refuse it only if it is still pending: an agent may have taken it
+ * without a READY, or a timeout or close may have finished it and called
+ * done() already, and then the caller must see success.  Returns
+ * -ECONNREFUSED (done() will never be called) or 0.
+ */
+static int ktls_hs_unannounced(struct ktls_hs_req *req)
+{
+	bool refuse;
+
+	spin_lock(&ktls_hs_lock);
+	refuse = req->state == KTLS_HS_STATE_PENDING &&
+		 !list_empty(&req->node);
+	if (refuse) {
+		/* Off the list (its reference is ours now), and no callback
+		 * whoever finishes it. */
+		ktls_hs_uncharge(req);
+		list_del_init(&req->node);
+		req->file = NULL;
+		req->notify = false;
+	}
+	spin_unlock(&ktls_hs_lock);
+	if (!refuse)
+		return 0;
+	ktls_hs_finish(req, -ECONNREFUSED, NULL, false, false);
+	ktls_hs_put(req);		/* the list's */
+	return -ECONNREFUSED;
 }
 
 /*
@@ -432,18 +642,10 @@ static int ktls_hs_submit(struct sock *sk, struct ktls_hs_req *req)
 	if (!ktls_nl_has_agent(net))
 		goto out_unlock;
 
-	spin_lock(&ktls_hs_lock);
-	if (ktls_hs_npending >= READ_ONCE(handshake_max_pending)) {
-		spin_unlock(&ktls_hs_lock);
-		err = -EAGAIN;
+	err = ktls_hs_charge(req, net);	/* reserved: we cannot fail now */
+	if (err)
 		goto out_unlock;
-	}
-	ktls_hs_npending++;		/* reserved: we cannot fail now */
-	id = ++ktls_hs_last_id;
-	if (!id)
-		id = ++ktls_hs_last_id;
-	req->id = id;
-	spin_unlock(&ktls_hs_lock);
+	id = req->id;
 
 	sock_hold(sk);
 	req->sk = sk;
@@ -463,6 +665,7 @@ static int ktls_hs_submit(struct sock *sk, struct ktls_hs_req *req)
 	list_add_tail(&req->node, &ktls_hs_pending);
 	refcount_inc(&req->ref);		/* the timer's */
 	queue_delayed_work(ktls_hs_wq, &req->timeout, delay);
+	refcount_inc(&req->ref);		/* ours, for the announcement */
 	spin_unlock(&ktls_hs_lock);
 	release_sock(sk);
 
@@ -471,16 +674,14 @@ static int ktls_hs_submit(struct sock *sk, struct ktls_hs_req *req)
 
 	err = ktls_nl_announce(net, id);
 	if (err == -ESRCH) {
-		/* The last agent left since we looked. */
-		refcount_inc(&req->ref);
-		ktls_hs_finish(req, -ECONNREFUSED, NULL, false, false);
-		ktls_hs_put(req);
-		return -ECONNREFUSED;
-	}
-	if (err)
-		net_warn_ratelimited("ktls: handshake %u not announced: %d\n",
+		err = ktls_hs_unannounced(req);
+	} else if (err) {
+		net_warn_ratelimited("ktls: handshake %u not announced (%d); it waits for an agent's next ACCEPT or its timeout\n",
 				     id, err);
-	return 0;
+		err = 0;
+	}
+	ktls_hs_put(req);		/* ours */
+	return err;
 
 out_unlock:
 	release_sock(sk);
@@ -609,31 +810,30 @@ void ktls_hs_sock_close(struct sock *sk, struct ktls_ctx *ctx)
 struct ktls_hs_req *ktls_hs_accept(struct net *net, u32 portid,
 				   struct file **filep)
 {
-	struct ktls_hs_req *req;
+	struct ktls_hs_req *req, *tmp;
 	struct file *file;
 
-again:
 	spin_lock(&ktls_hs_lock);
-	list_for_each_entry(req, &ktls_hs_pending, node) {
-		if (net_eq(sock_net(req->sk), net))
-			goto found;
+	list_for_each_entry_safe(req, tmp, &ktls_hs_pending, node) {
+		if (!net_eq(sock_net(req->sk), net))
+			continue;
+		file = req->file;
+		/* A pending request's file is not freed yet (see the top of
+		 * this file), but its last descriptor may be closing right
+		 * now: the request is cancelled, from the workqueue. */
+		if (!atomic_long_inc_not_zero(&file->f_count)) {
+			ktls_hs_defer(req, -ECANCELED, false);
+			continue;
+		}
+		goto found;
 	}
 	spin_unlock(&ktls_hs_lock);
 	return ERR_PTR(-ENOENT);
 
 found:
 	refcount_inc(&req->ref);
-	file = req->file;
-	/* A pending request's file is not freed yet (see the top of this
-	 * file), but its last descriptor may be closing right now. */
-	if (!atomic_long_inc_not_zero(&file->f_count)) {
-		spin_unlock(&ktls_hs_lock);
-		ktls_hs_finish(req, -ECANCELED, NULL, false, true);
-		ktls_hs_put(req);
-		goto again;
-	}
+	ktls_hs_uncharge(req);
 	list_move_tail(&req->node, &ktls_hs_running);
-	ktls_hs_npending--;
 	req->file = NULL;
 	req->agent_portid = portid;
 	WRITE_ONCE(req->agent, get_pid(task_tgid(current)));
@@ -651,78 +851,68 @@ u32 ktls_hs_time_left(const struct ktls_hs_req *req)
 	return left > 0 ? jiffies_to_msecs(left) : 0;
 }
 
-/* ACCEPT could not hand the request over: it fails with @err.  Nobody
- * touched the stream, so the connection is left alone. */
+/* ACCEPT could not hand the request over: it fails with @err, from the
+ * workqueue.  Nobody touched the stream, so the connection is left alone. */
 void ktls_hs_abandon(struct ktls_hs_req *req, int err)
 {
-	ktls_hs_finish(req, err, NULL, false, true);
+	spin_lock(&ktls_hs_lock);
+	/* Unless a timeout or close is finishing it already. */
+	if (req->state == KTLS_HS_STATE_RUNNING && !list_empty(&req->node))
+		ktls_hs_defer(req, err, false);
+	spin_unlock(&ktls_hs_lock);
 }
 
-/* DONE from the agent at @portid.  @status is 0 or a negative errno. */
+/*
+ * DONE from the agent at @portid.  @status is 0 or a negative errno; @res
+ * the details of a success.  Returns 0 once the report is taken: the
+ * request finishes from the workqueue, where a success is checked against
+ * the socket's keys (EPROTO for the request if they do not match), and
+ * ECONNABORTED resets the connection, as the agent's death does.  -ENOENT:
+ * no request @id runs for that agent (unknown, not accepted, accepted on
+ * another socket, or already reported or finished).
+ */
 int ktls_hs_done(struct net *net, u32 portid, u32 id, int status,
 		 const struct ktls_handshake_result *res)
 {
 	struct ktls_hs_req *req;
-	struct ktls_ctx *ctx;
-	bool keys_ok;
-	int err = 0;
+	bool timer;
 
 	spin_lock(&ktls_hs_lock);
 	list_for_each_entry(req, &ktls_hs_running, node) {
 		if (req->id == id && req->agent_portid == portid &&
-		    net_eq(sock_net(req->sk), net)) {
-			refcount_inc(&req->ref);
+		    net_eq(sock_net(req->sk), net))
 			goto found;
-		}
 	}
 	spin_unlock(&ktls_hs_lock);
 	return -ENOENT;
 
 found:
+	refcount_inc(&req->ref);
+	if (!status)
+		req->res = *res;
+	ktls_hs_defer(req, status, status == -ECONNABORTED);
+	/* The report is in: the timeout no longer applies. */
+	timer = cancel_delayed_work(&req->timeout);
 	spin_unlock(&ktls_hs_lock);
-	if (!status) {
-		/* Success means both directions carry the keys announced. */
-		lock_sock(req->sk);
-		ctx = ktls_get_ctx(req->sk);
-		keys_ok = ctx && ctx->hs == req &&
-			  ctx->tx_conf != KTLS_CONF_BASE &&
-			  ctx->rx_conf != KTLS_CONF_BASE &&
-			  ctx->prot.version == res->version &&
-			  ctx->prot.cipher->type == res->cipher;
-		release_sock(req->sk);
-		if (!keys_ok) {
-			status = -EPROTO;
-			err = -EINVAL;
-		}
-	}
-	if (!ktls_hs_finish(req, status, status ? NULL : res, false, true) &&
-	    !err)
-		err = -ENOENT;		/* timed out or cancelled meanwhile */
+	if (timer)
+		ktls_hs_put(req);	/* the timer's */
 	ktls_hs_put(req);
-	return err;
+	return 0;
 }
 
-/* The netlink socket @portid was closed: its requests lost their agent. */
+/* The netlink socket @portid was closed: its requests lost their agent.
+ * From the netlink notifier, so they fail from the workqueue. */
 void ktls_hs_agent_gone(struct net *net, u32 portid)
 {
-	struct ktls_hs_req *req;
+	struct ktls_hs_req *req, *tmp;
 
-	for (;;) {
-		spin_lock(&ktls_hs_lock);
-		list_for_each_entry(req, &ktls_hs_running, node) {
-			if (req->agent_portid == portid &&
-			    net_eq(sock_net(req->sk), net)) {
-				refcount_inc(&req->ref);
-				goto found;
-			}
-		}
-		spin_unlock(&ktls_hs_lock);
-		return;
-found:
-		spin_unlock(&ktls_hs_lock);
-		ktls_hs_finish(req, -ECONNABORTED, NULL, true, true);
-		ktls_hs_put(req);
+	spin_lock(&ktls_hs_lock);
+	list_for_each_entry_safe(req, tmp, &ktls_hs_running, node) {
+		if (req->agent_portid == portid &&
+		    net_eq(sock_net(req->sk), net))
+			ktls_hs_defer(req, -ECONNABORTED, true);
 	}
+	spin_unlock(&ktls_hs_lock);
 }
 
 /* ---- the in-kernel API (handshake.h) ---- */
@@ -767,6 +957,18 @@ EXPORT_SYMBOL_GPL(ktls_handshake_cancel);
 
 /* ---- module init and exit ---- */
 
+static void __net_exit ktls_hs_net_exit(struct net *net)
+{
+	/* Every socket of @net is gone, so every request has finished. */
+	WARN_ON_ONCE(ktls_hs_net(net)->npending);
+}
+
+static struct pernet_operations ktls_hs_net_ops = {
+	.exit	= ktls_hs_net_exit,
+	.id	= &ktls_hs_net_id,
+	.size	= sizeof(struct ktls_hs_net),
+};
+
 int ktls_handshake_init(void)
 {
 	int err;
@@ -774,11 +976,16 @@ int ktls_handshake_init(void)
 	ktls_hs_wq = alloc_workqueue("ktls_hs", WQ_UNBOUND, 0);
 	if (!ktls_hs_wq)
 		return -ENOMEM;
-	err = ktls_nl_init();
+	err = register_pernet_subsys(&ktls_hs_net_ops);
 	if (err)
 		goto err_wq;
+	err = ktls_nl_init();
+	if (err)
+		goto err_pernet;
 	return 0;
 
+err_pernet:
+	unregister_pernet_subsys(&ktls_hs_net_ops);
 err_wq:
 	destroy_workqueue(ktls_hs_wq);
 	return err;
@@ -786,13 +993,19 @@ err_wq:
 
 /*
  * No socket with the ULP exists any more (each pins the module), so every
- * request has finished; what may remain are timeout works on their way
- * out and netlink handlers, which the two calls below wait for.
+ * request has finished or has its finish queued on ktls_hs_wq.  What may
+ * remain: netlink handlers in flight (the family has parallel_ops, but
+ * genl_unregister_family() still waits for them: they run under the genl
+ * callback rwsem it takes for writing), the netlink notifier (unregistered
+ * next, which waits for callers), and works on ktls_hs_wq (timeouts,
+ * deferred finishes; nothing queues one once the family and the notifier
+ * are gone), which destroy_workqueue() runs to their end.
  */
 void ktls_handshake_exit(void)
 {
 	ktls_nl_exit();
 	destroy_workqueue(ktls_hs_wq);
+	unregister_pernet_subsys(&ktls_hs_net_ops);
 	WARN_ON(!list_empty(&ktls_hs_pending) ||
-		!list_empty(&ktls_hs_running));
+		!list_empty(&ktls_hs_running) || !hash_empty(ktls_hs_users));
 }

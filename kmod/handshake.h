@@ -9,11 +9,19 @@
  *	err = ktls_handshake_start(sock, &params);
  *
  * params.done(params.data, status, result) is called exactly once, in
- * process context with no lock held, unless ktls_handshake_cancel()
- * returned true first.  status is 0 when both directions carry keys, or a
- * negative errno (see uapi/ktls_netlink.h for the values).  result is only
- * valid during the call.  The callback must not call back into the
- * handshake API for the same socket.
+ * process context, unless ktls_handshake_cancel() returned true first.  It
+ * runs with none of ktls's locks and not the socket lock held, in one of
+ * two places:
+ *  - a work item of ktls's "ktls_hs" workqueue: the agent's DONE, the
+ *    timeout, the agent's death, an ACCEPT that failed;
+ *  - the release of the socket's last file reference (ktls_close(), from
+ *    sock_close()), with status -ECANCELED: there the socket inode's lock
+ *    is held, so the callback must not release the socket nor wait for
+ *    anything that does.
+ * status is 0 when both directions carry keys, or a negative errno (see
+ * uapi/ktls_netlink.h for the values).  result is only valid during the
+ * call, and its fields only with status 0.  The callback must not call
+ * back into the handshake API for the same socket.
  *
  * The protocol with the agent is described in uapi/ktls_netlink.h.
  */
@@ -45,10 +53,12 @@ struct ktls_handshake_params {
 };
 
 /*
- * Queue a handshake for @sock.  Returns 0 (done() will follow) or a
- * negative errno and done() is never called: -EINVAL (bad parameters, or
- * the ULP is not attached), -EISCONN, -EALREADY, -ECONNREFUSED, -EAGAIN,
- * -EBADF (no file), -ENOMEM.
+ * Queue a handshake for @sock.  Returns 0 (done() will follow, possibly
+ * before this returns) or a negative errno and done() is never called:
+ * -EINVAL (bad parameters, or the ULP is not attached), -EISCONN,
+ * -EALREADY, -ECONNREFUSED, -EAGAIN (the socket's network namespace, or
+ * the calling task's user unless it is the initial root, has too many
+ * requests waiting), -EBADF (no file), -ENOMEM.
  */
 int ktls_handshake_start(struct socket *sock,
 			 const struct ktls_handshake_params *params);

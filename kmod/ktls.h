@@ -438,12 +438,18 @@ size_t ktls_diag_get_info_size(const struct sock *sk);
  *
  * Locking: ktls_hs_lock (a spinlock, process context only) protects the
  * pending and running lists, node, state, file, agent, agent_portid,
- * status, res and notify.  state and agent are also read locklessly (with
- * READ_ONCE) by the gate, under rcu_read_lock (requests are freed after
- * a grace period); they change only under the lock.  The socket lock
- * protects ctx->hs.  Lock order: the socket lock, then ktls_hs_lock;
- * ktls_hs_finish() takes the socket lock and must be called without either.
+ * status, res, notify, user, the deferred finish's fields and the
+ * pending counts (per network namespace, per user).  state and agent are
+ * also read locklessly (with READ_ONCE) by the gate, under rcu_read_lock
+ * (requests are freed after a grace period); they change only under the
+ * lock.  The socket lock protects ctx->hs.  Lock order: the socket lock,
+ * then ktls_hs_lock; ktls_hs_finish() takes the socket lock and must be
+ * called without either, and never from a netlink handler or notifier:
+ * those defer it to ktls_hs_wq (ktls_hs_defer()), so that an application
+ * holding its socket lock cannot stall the agent or generic netlink.
  */
+struct ktls_hs_user;
+
 struct ktls_hs_req {
 	refcount_t ref;
 	struct list_head node;		/* pending or running list */
@@ -459,6 +465,12 @@ struct ktls_hs_req {
 	struct completion done;		/* completed once finished */
 	int status;			/* finished: 0 or negative errno */
 	struct ktls_handshake_result res;
+	/* Pending: the share it counts against (NULL: not counted). */
+	struct ktls_hs_user *user;
+	/* A finish deferred to ktls_hs_wq (off every list meanwhile). */
+	struct work_struct finish_work;
+	int deferred_status;		/* 0 or negative errno */
+	bool deferred_abort;		/* reset the connection */
 	/* What was asked, fixed at submission. */
 	u32 role;
 	u32 timeout_ms;

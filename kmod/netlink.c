@@ -3,6 +3,12 @@
  * ktls - generic netlink family "ktls": the handshake agent's side of the
  * upcall.  The protocol is described in uapi/ktls_netlink.h, the life of
  * a request in handshake.c; this file only moves attributes.
+ *
+ * The family runs with parallel_ops: its handlers run concurrently and
+ * outside genl_mutex.  They share nothing but handshake.c's lists, under
+ * ktls_hs_lock, and they never wait for an application's socket lock
+ * (handshake.c defers what needs it to its workqueue), so that no
+ * application can stall ktlsd or another generic netlink family.
  */
 #include <linux/module.h>
 #include <linux/file.h>
@@ -64,8 +70,11 @@ static int ktls_nl_accept(struct sk_buff *skb, struct genl_info *info)
 	int fd, err;
 
 	req = ktls_hs_accept(genl_info_net(info), info->snd_portid, &file);
-	if (IS_ERR(req))
+	if (IS_ERR(req)) {
+		GENL_SET_ERR_MSG(info,
+				 "no request waits for an agent in this network namespace");
 		return PTR_ERR(req);
+	}
 
 	err = -ENOMEM;
 	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
@@ -119,6 +128,8 @@ static int ktls_nl_done(struct sk_buff *skb, struct genl_info *info)
 	u32 status;
 	int err;
 
+	/* Everything decidable without the socket lock is decided here;
+	 * the keys of a success are checked from handshake.c's workqueue. */
 	if (GENL_REQ_ATTR_CHECK(info, KTLS_A_ID) ||
 	    GENL_REQ_ATTR_CHECK(info, KTLS_A_STATUS))
 		return -EINVAL;
@@ -143,9 +154,9 @@ static int ktls_nl_done(struct sk_buff *skb, struct genl_info *info)
 	}
 	err = ktls_hs_done(genl_info_net(info), info->snd_portid,
 			   nla_get_u32(a[KTLS_A_ID]), -(int)status, res);
-	if (err == -EINVAL)
+	if (err == -ENOENT)
 		GENL_SET_ERR_MSG(info,
-				 "status 0 but the socket lacks those keys");
+				 "no request with this id runs for this socket (unknown, not accepted here, or already reported or ended)");
 	kfree(res);
 	return err;
 }
@@ -171,6 +182,7 @@ static struct genl_family ktls_nl_family __ro_after_init = {
 	.name		= KTLS_GENL_NAME,
 	.version	= KTLS_GENL_VERSION,
 	.netnsok	= true,
+	.parallel_ops	= true,		/* see the top of this file */
 	.module		= THIS_MODULE,
 	.ops		= ktls_nl_ops,
 	.n_ops		= ARRAY_SIZE(ktls_nl_ops),
@@ -180,6 +192,12 @@ static struct genl_family ktls_nl_family __ro_after_init = {
 	.n_mcgrps	= ARRAY_SIZE(ktls_nl_mcgrps),
 };
 
+/*
+ * Might an agent listen in @net?  Only a first answer: the kernel keeps
+ * one listener bitmap for all namespaces, so a listener elsewhere makes
+ * this true.  The announcement decides: it reaches listeners of @net only,
+ * and -ESRCH from ktls_nl_announce() refuses the request (handshake.c).
+ */
 bool ktls_nl_has_agent(struct net *net)
 {
 	return genl_has_listeners(&ktls_nl_family, net,
@@ -240,7 +258,8 @@ err_notifier:
 }
 
 /* Waits for the handlers in flight (genl_unregister_family takes the genl
- * locks they run under) and for notifier calls. */
+ * callback rwsem for writing; handlers hold it for reading, parallel_ops or
+ * not) and for notifier calls. */
 void ktls_nl_exit(void)
 {
 	genl_unregister_family(&ktls_nl_family);

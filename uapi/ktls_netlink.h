@@ -37,14 +37,22 @@
  *	  EISCONN	a key is already installed on the socket
  *	  ECONNREFUSED	no agent listens on the "handshake" multicast group
  *			(ktlsd is not running): fails at once
- *	  EAGAIN	too many requests wait for an agent (the module
- *			parameter handshake_max_pending, default 1024)
+ *	  EAGAIN	too many requests wait for an agent: in the
+ *			socket's network namespace (the module parameter
+ *			handshake_max_pending, default 1024, counted in each
+ *			namespace apart), or of the calling user (the
+ *			effective uid, in all namespaces together:
+ *			handshake_max_pending_user, default 256; the
+ *			initial user namespace's root is not limited so).
+ *			A request stops counting once an agent accepts it.
  *	  EBADF		the socket has no file (in-kernel sockets only)
  *	Results of the handshake (returned by a blocking call, or in
  *	ktls_handshake_status.error): 0, ETIMEDOUT (the timeout passed; if the
  *	agent had accepted the request the connection is aborted with a
- *	reset), ECONNABORTED (the agent died mid-handshake; the connection is
- *	aborted), ECANCELED (the socket was closed first), or whatever errno
+ *	reset), ECONNABORTED (the agent died mid-handshake, or reported
+ *	ECONNABORTED itself; the connection is aborted with a reset),
+ *	EPROTO (the agent reported success without the keys in place),
+ *	ECANCELED (the socket was closed first), or whatever errno
  *	the agent reports (ktlsd(8) lists them: EKEYEXPIRED for an expired
  *	certificate, EKEYREJECTED for an untrusted one, ...).  After a
  *	failure the stream may hold part of a handshake: close the socket.
@@ -68,19 +76,29 @@
  * GENERIC NETLINK FAMILY "ktls", version 1
  *
  * The family is per network namespace: an agent sees and accepts only the
- * requests of sockets in its own namespace.  The module is loaded on demand
- * when a process resolves the family (MODULE_ALIAS_GENL_FAMILY).  Every
- * attribute of every command is checked by a policy, strictly: an attribute
- * a command does not take is rejected with EINVAL.
+ * requests of sockets in the namespace of its netlink socket, and only a
+ * listener in that namespace counts as its agent.  The module is loaded
+ * on demand when a process resolves the family (MODULE_ALIAS_GENL_FAMILY).
+ * Every attribute of every command is checked by a policy, strictly: an
+ * attribute a command does not take is rejected with EINVAL.  The family
+ * runs its commands concurrently (parallel_ops) and never makes one wait
+ * for an application's socket lock.
  *
  * Multicast group "handshake" (KTLS_GENL_MCGRP); joining it needs
- * CAP_NET_ADMIN in the namespace's user namespace (EPERM otherwise):
+ * CAP_NET_ADMIN in the user namespace that owns the socket's network
+ * namespace (EPERM otherwise), so for the initial network namespace
+ * CAP_NET_ADMIN in the initial user namespace:
  *   KTLS_CMD_READY	sent by the module each time a request is queued.
  *			Attributes: KTLS_A_ID.  It is a wake-up call, not an
  *			assignment: any agent may ACCEPT the request.
+ * A user in a user and network namespace of its own may join there, which
+ * makes its namespace's requests wait (up to their timeout) instead of
+ * failing with ECONNREFUSED, but cannot serve them (below); those
+ * requests count against that namespace's share only.
  *
- * Commands (both need CAP_NET_ADMIN, checked as GENL_ADMIN_PERM does: the
- * sender and the opener of its netlink socket; EPERM otherwise):
+ * Commands (both need CAP_NET_ADMIN in the initial user namespace, checked
+ * as GENL_ADMIN_PERM does: the sender and the opener of its netlink
+ * socket; EPERM otherwise, whatever namespace the socket is in):
  *   KTLS_CMD_ACCEPT	no attributes.  Takes the oldest request waiting in
  *			the caller's namespace (ENOENT if none), installs a
  *			new descriptor (O_CLOEXEC) for its socket in the
@@ -97,7 +115,15 @@
  *			the handshake.
  *   KTLS_CMD_DONE	reports the result.  Only the netlink socket that
  *			accepted the request may (ENOENT otherwise, also for a
- *			request already finished).
+ *			request already reported or finished).  DONE answers
+ *			what it can decide without the socket's lock: EINVAL
+ *			or ERANGE for its attributes, ENOENT as said; 0 means
+ *			the report is taken, no second DONE is accepted for
+ *			it, and the request no longer times out.  The request
+ *			then finishes asynchronously, from a kernel work item
+ *			that takes the socket's lock (an application holding
+ *			it delays only its own result), unless the socket is
+ *			closed first (ECANCELED).
  *			  KTLS_A_ID		required
  *			  KTLS_A_STATUS		required: 0 or a positive errno
  *			  KTLS_A_VERSION	required with status 0
@@ -107,8 +133,11 @@
  *						subject or PSK identity)
  *			  KTLS_A_RESUMED	flag: the session was resumed
  *			With status 0 the socket must carry TLS_TX and TLS_RX
- *			keys of that version and cipher: otherwise DONE fails
- *			with EINVAL and the request with EPROTO.
+ *			keys of that version and cipher: otherwise the request
+ *			fails with EPROTO, and the kernel log says so (DONE
+ *			itself has returned 0 by then).  Status ECONNABORTED
+ *			(the agent lost its handshake) also resets the
+ *			connection, as the agent's death does.
  *
  * Attributes:
  *   KTLS_A_ID		u32, never 0: the request

@@ -14,7 +14,8 @@
  *     (the gate, kmod/handshake.c), and installs the socket's descriptor
  *     in the sender's file table;
  *  2. closes its copy of the netlink socket, sends ACCEPTED (the
- *     request's id) to the parent, and drops every capability (capset to
+ *     request's id and the time left before its timeout) to the parent,
+ *     and drops every capability (capset to
  *     zero, the ambient set cleared, no_new_privs): all of that before it
  *     reads a byte from the peer;
  *  3. installs its seccomp filter (sandbox.c), does the handshake and
@@ -32,12 +33,28 @@
  * socket, and the kernel fails any request accepted on it (ECONNABORTED).
  * A crash therefore costs only that handshake, and a child holds no
  * capability while it talks to the peer.
+ *
+ * DONE never blocks the parent's loop: it is sent, and the kernel's
+ * answer is read when the slot's netlink socket becomes readable (the
+ * kernel takes the report without waiting for the application's socket
+ * lock and applies it from a work item).  Until that answer the slot stays
+ * open, and the child waits for its channel to close.
+ *
+ * The watchdog (agent_watchdog(), from the loop): a child still running
+ * WATCHDOG_GRACE_MS after its request's deadline (the time left that
+ * ACCEPT reported; before ACCEPTED the longest timeout there is) is
+ * killed with SIGKILL, reaped by the loop as any child, and its request
+ * reported ETIMEDOUT.  The kernel has timed the request out by then and
+ * reset the connection, so a child that can still notice ends by itself;
+ * the watchdog is for one that cannot (stopped, stuck in a loop), which
+ * would otherwise hold its slot, and count against max_children, for good.
  */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -53,23 +70,33 @@
 #include "ktls_netlink.h"
 
 #define AGENT_STATUS_MAX	4095	/* the kernel's MAX_ERRNO */
+#define WATCHDOG_GRACE_MS	2000	/* after the request's deadline */
+#define DONE_ANSWER_MS		5000	/* the kernel answers DONE at once */
 
 /* Child -> parent, over the result channel.  Every byte not used by the
  * message's type must be zero. */
 enum {
-	AGENT_MSG_ACCEPTED = 1,		/* id; nothing else */
+	AGENT_MSG_ACCEPTED = 1,		/* id, timeout_ms; nothing else */
 	AGENT_MSG_RESULT = 2,		/* id, status; with status 0 the rest */
 };
 
 struct agent_msg {
 	uint32_t type;
 	uint32_t id;
+	uint32_t timeout_ms;		/* ACCEPTED: the request's time left */
 	uint32_t status;		/* 0 or a positive errno */
 	uint16_t version;		/* TLS_1_x_VERSION */
 	uint16_t cipher;		/* TLS_CIPHER_* */
 	uint32_t resumed;		/* 0 or 1 */
 	char alpn[256];
 	char peer[256];
+};
+
+struct exchange {
+	struct request *req;		/* ACCEPT: filled from the reply */
+	bool got_reply;
+	bool acked;
+	int error;			/* positive errno from the kernel */
 };
 
 /* The parent's side of one child. */
@@ -80,16 +107,21 @@ struct slot {
 	int child_fd;			/* the child's end, until fork() */
 	int pid;
 	uint32_t id;			/* from ACCEPTED; 0 until then */
+	uint64_t deadline;		/* monotonic ms: the watchdog's */
+	bool reported;			/* DONE sent; awaiting its answer */
+	uint32_t status;		/* what DONE said */
+	struct exchange x;		/* DONE's answer */
 };
 
 static struct slot slots[KTLSD_MAX_CHILDREN];
 
-struct exchange {
-	struct request *req;		/* ACCEPT: filled from the reply */
-	bool got_reply;
-	bool acked;
-	int error;			/* positive errno from the kernel */
-};
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int on_valid(struct nl_msg *msg, void *arg)
 {
@@ -233,10 +265,13 @@ void agent_slot_forked(int slot, int pid)
 
 	close(s->child_fd);
 	s->child_fd = -1;
-	if (pid < 0)
+	if (pid < 0) {
 		slot_close(slot);
-	else
-		s->pid = pid;
+		return;
+	}
+	s->pid = pid;
+	/* Until ACCEPTED says better: no request lives longer. */
+	s->deadline = now_ms() + KTLS_HS_TIMEOUT_MAX_MS + WATCHDOG_GRACE_MS;
 }
 
 void agent_reaped(int pid)
@@ -259,27 +294,39 @@ bool agent_busy(void)
 	return false;
 }
 
+/* Until DONE: the child's result channel; then: the kernel's answer. */
+static int slot_pollfd(const struct slot *s)
+{
+	return s->reported ? nl_socket_get_fd(s->nl) : s->fd;
+}
+
 int agent_pollfds(struct pollfd *p, int max)
 {
 	int i, n = 0;
 
 	for (i = 0; i < KTLSD_MAX_CHILDREN && n < max; i++)
 		if (slots[i].nl)
-			p[n++] = (struct pollfd){ .fd = slots[i].fd,
+			p[n++] = (struct pollfd){ .fd = slot_pollfd(&slots[i]),
 						  .events = POLLIN };
 	return n;
 }
 
-/* DONE for the request of slot @i; @m carries the details of a success. */
-static void report(struct slot *s, uint32_t status, const struct agent_msg *m)
+/*
+ * Send DONE for the request of slot @i without waiting for the kernel's
+ * answer (agent_poll_done() reads it, then closes the slot); @m carries
+ * the details of a success.  When DONE cannot be sent, the slot is closed
+ * at once: closing its netlink socket fails the request (ECONNABORTED).
+ */
+static void report(int i, uint32_t status, const struct agent_msg *m)
 {
-	struct exchange x = { 0 };
+	struct slot *s = &slots[i];
 	struct nl_msg *msg = new_msg(s->family, KTLS_CMD_DONE);
-	int err;
+	int ret;
 
 	if (!msg) {
-		log_err("request %u: out of memory for DONE; closing its netlink socket instead",
+		log_err("request %u: out of memory for DONE; closing its netlink socket instead, the request fails with ECONNABORTED",
 			s->id);
+		slot_close(i);
 		return;
 	}
 	if (nla_put_u32(msg, KTLS_A_ID, s->id) ||
@@ -291,14 +338,50 @@ static void report(struct slot *s, uint32_t status, const struct agent_msg *m)
 	      (m->peer[0] && nla_put_string(msg, KTLS_A_PEER, m->peer)) ||
 	      (m->resumed && nla_put_flag(msg, KTLS_A_RESUMED))))) {
 		nlmsg_free(msg);
-		log_err("request %u: DONE does not fit a message; closing its netlink socket instead",
+		log_err("request %u: DONE does not fit a message; closing its netlink socket instead, the request fails with ECONNABORTED",
 			s->id);
+		slot_close(i);
 		return;
 	}
-	err = transact(s->nl, msg, &x);
-	if (err)
+	s->x = (struct exchange){ 0 };
+	nl_socket_modify_cb(s->nl, NL_CB_VALID, NL_CB_CUSTOM, on_valid, &s->x);
+	nl_socket_modify_cb(s->nl, NL_CB_ACK, NL_CB_CUSTOM, on_ack, &s->x);
+	nl_socket_modify_err_cb(s->nl, NL_CB_CUSTOM, on_error, &s->x);
+	ret = nl_send_auto(s->nl, msg);
+	nlmsg_free(msg);
+	if (ret < 0) {
+		log_err("request %u: cannot send DONE (%s); closing its netlink socket instead, the request fails with ECONNABORTED",
+			s->id, nl_geterror(ret));
+		slot_close(i);
+		return;
+	}
+	s->reported = true;
+	s->status = status;
+	s->deadline = now_ms() + DONE_ANSWER_MS;
+}
+
+/* The kernel's answer to DONE on slot @i: logged, and the slot closed. */
+static void answer_read(int i)
+{
+	struct slot *s = &slots[i];
+	int ret;
+
+	ret = nl_recvmsgs_default(s->nl);
+	if (ret < 0 && !s->x.acked) {
+		if (ret == -NLE_AGAIN)
+			return;
+		log_err("request %u: reading the answer to DONE: %s; closing the slot",
+			s->id, nl_geterror(ret));
+	} else if (!s->x.acked) {
+		return;
+	} else if (s->x.error == ENOENT) {
+		log_err("request %u: DONE refused by the kernel: %s (it had ended already: its timeout, or the socket closed)",
+			s->id, strerror(s->x.error));
+	} else if (s->x.error) {
 		log_err("request %u: DONE refused by the kernel: %s", s->id,
-			strerror(err));
+			strerror(s->x.error));
+	}
+	slot_close(i);
 }
 
 static bool all_zero(const void *p, size_t len)
@@ -345,6 +428,8 @@ static const char *check(const struct slot *s, const struct agent_msg *m)
 			return "a second ACCEPTED";
 		if (!m->id)
 			return "ACCEPTED without an id";
+		if (m->timeout_ms > KTLS_HS_TIMEOUT_MAX_MS)
+			return "ACCEPTED with a time left above the longest timeout";
 		if (m->status || m->version || m->cipher || m->resumed ||
 		    !all_zero(m->alpn, sizeof(m->alpn)) ||
 		    !all_zero(m->peer, sizeof(m->peer)))
@@ -355,6 +440,8 @@ static const char *check(const struct slot *s, const struct agent_msg *m)
 			return "a result before ACCEPTED";
 		if (m->id != s->id)
 			return "a result for another request";
+		if (m->timeout_ms)
+			return "a result with a time left";
 		if (m->status > AGENT_STATUS_MAX)
 			return "a status above 4095";
 		if (m->status) {
@@ -394,8 +481,9 @@ static void refuse(int i, const char *why)
 	if (s->pid > 0)
 		kill(s->pid, SIGKILL);
 	if (s->id)
-		report(s, EPROTO, NULL);
-	slot_close(i);
+		report(i, EPROTO, NULL);
+	else
+		slot_close(i);
 }
 
 /* Read one message of slot @i: 1 read one, 0 none waiting, -1 the slot
@@ -419,9 +507,10 @@ static int slot_read(int i)
 		if (s->id) {
 			log_err("request %u: handshake child %d ended without a result; the request fails with ECONNABORTED",
 				s->id, s->pid);
-			report(s, ECONNABORTED, NULL);
+			report(i, ECONNABORTED, NULL);
+		} else {
+			slot_close(i);
 		}
-		slot_close(i);
 		return -1;
 	}
 	if ((size_t)n != sizeof(m)) {
@@ -437,10 +526,13 @@ static int slot_read(int i)
 	}
 	if (m.type == AGENT_MSG_ACCEPTED) {
 		s->id = m.id;
+		s->deadline = now_ms() + m.timeout_ms + WATCHDOG_GRACE_MS;
+		/* The child has closed its copy: DONE's answer is read from
+		 * the loop, never waited for. */
+		nl_socket_set_nonblocking(s->nl);
 		return 1;
 	}
-	report(s, m.status, &m);
-	slot_close(i);
+	report(i, m.status, &m);
 	return -1;
 }
 
@@ -452,14 +544,61 @@ void agent_poll_done(const struct pollfd *p, int n)
 		if (!p[j].revents)
 			continue;
 		for (i = 0; i < KTLSD_MAX_CHILDREN; i++)
-			if (slots[i].nl && slots[i].fd == p[j].fd)
+			if (slots[i].nl && slot_pollfd(&slots[i]) == p[j].fd)
 				break;
 		if (i == KTLSD_MAX_CHILDREN)
 			continue;
+		if (slots[i].reported) {
+			answer_read(i);
+			continue;
+		}
 		/* What the child sent before it hung up comes first. */
 		while (slot_read(i) > 0)
 			;
 	}
+}
+
+int agent_watchdog(void)
+{
+	uint64_t now = now_ms();
+	int i, next = -1, left;
+	struct slot *s;
+
+	for (i = 0; i < KTLSD_MAX_CHILDREN; i++) {
+		s = &slots[i];
+		/* A child reaped before its result channel was read: the
+		 * hang-up is handled by the loop. */
+		if (!s->nl || (!s->pid && !s->reported))
+			continue;
+		if (s->deadline > now) {
+			left = s->deadline - now > 3600000 ? 3600000 :
+			       (int)(s->deadline - now);
+			if (next < 0 || left < next)
+				next = left;
+			continue;
+		}
+		if (s->reported) {
+			log_err("request %u: no answer from the kernel to DONE in %d ms; closing the slot",
+				s->id, DONE_ANSWER_MS);
+			slot_close(i);
+			continue;
+		}
+		if (s->id)
+			log_err("request %u: watchdog: handshake child %d still running %d ms past the request's deadline; killing it (SIGKILL), the request fails with ETIMEDOUT",
+				s->id, s->pid, WATCHDOG_GRACE_MS);
+		else
+			log_err("watchdog: handshake child %d never accepted a request; killing it (SIGKILL)",
+				s->pid);
+		if (s->pid > 0)
+			kill(s->pid, SIGKILL);
+		if (s->id)
+			report(i, ETIMEDOUT, NULL);
+		else
+			slot_close(i);
+		if (slots[i].nl && (next < 0 || DONE_ANSWER_MS < next))
+			next = DONE_ANSWER_MS;
+	}
+	return next;
 }
 
 /* ---- the child ---- */
@@ -545,6 +684,7 @@ int agent_child(const struct config *cfg, int slot)
 	memset(&m, 0, sizeof(m));
 	m.type = AGENT_MSG_ACCEPTED;
 	m.id = req.id;
+	m.timeout_ms = req.timeout_ms;
 	if (child_send(chan, &m)) {
 		/* The parent closes the netlink socket when we exit, and the
 		 * kernel fails the request. */

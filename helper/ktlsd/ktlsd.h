@@ -126,13 +126,17 @@ struct result {
  * agent_slot_forked() (pid < 0: fork failed).  agent_pollfds() lists the
  * result channels to poll, agent_poll_done() reads them and sends DONE.
  * agent_reaped(): a child was reaped (its pid may be reused).
- * agent_busy(): a child's result is still awaited.
+ * agent_busy(): a child's result, or the kernel's answer to a DONE, is
+ * still awaited.  agent_watchdog(): kills children past their request's
+ * deadline; returns the milliseconds until the next deadline (-1: none),
+ * for the loop's poll timeout.
  */
 struct pollfd;
 int agent_slot_open(void);
 void agent_slot_forked(int slot, int pid);
 void agent_reaped(int pid);
 bool agent_busy(void);
+int agent_watchdog(void);
 int agent_pollfds(struct pollfd *p, int max);
 void agent_poll_done(const struct pollfd *p, int n);
 /* Child: accept one request, drop every capability, handshake, send the

@@ -20,7 +20,9 @@
  * one); SIGTERM and SIGINT make the daemon leave the group and exit once
  * the handshakes in progress have reported (a second one: at once).  The
  * loop also serves each child's channel to the session cache and
- * replaces the ticket key on time (resume.c).
+ * replaces the ticket key on time (resume.c), reads the kernel's answers
+ * to DONE (never waiting for one), and kills children past their
+ * request's deadline (agent.c's watchdog).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -317,7 +319,7 @@ int main(int argc, char **argv)
 	int nchan, nres, stops = 0;
 	struct nl_sock *nl;
 	sigset_t mask;
-	int opt, sfd, ret;
+	int opt, sfd, ret, wait_ms;
 
 	while ((opt = getopt(argc, argv, "c:ndh")) != -1) {
 		switch (opt) {
@@ -392,9 +394,14 @@ int main(int argc, char **argv)
 		/* Stopping: once no child is left to report. */
 		if (stops && !nchildren && !agent_busy())
 			break;
+		/* Children past their deadline die first (agent.c). */
+		wait_ms = agent_watchdog();
+		ret = resume_timeout_ms(cfg);
+		if (wait_ms < 0 || ret < wait_ms)
+			wait_ms = ret;
 		nchan = resume_pollfds(pfd + 2, KTLSD_MAX_CHILDREN);
 		nres = agent_pollfds(pfd + 2 + nchan, KTLSD_MAX_CHILDREN);
-		if (poll(pfd, 2 + nchan + nres, resume_timeout_ms(cfg)) < 0) {
+		if (poll(pfd, 2 + nchan + nres, wait_ms) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_errno("poll");

@@ -18,6 +18,17 @@
  *   close       closing the socket cancels a pending request
  *   agentdeath  the agent exits before DONE: ECONNABORTED, reset; a new
  *               agent then serves a new request
+ *   lockheld    the application holds its socket lock (a TCP_MD5SIG whose
+ *               buffer faults on a userfaultfd page): DONE, nlctrl and an
+ *               ACCEPT of another request still answer within 2 s; the
+ *               result arrives once the application lets go
+ *   abortdone   DONE with ECONNABORTED resets the connection; another
+ *               failure leaves it alone
+ *   nsshare     handshake_max_pending per network namespace: a user in a
+ *               user+net namespace of its own fills its share, the host
+ *               keeps its whole share and completes a request; a child
+ *               user namespace cannot join the host's group; the per-user
+ *               share (handshake_max_pending_user), root exempt
  * With ktlsd running:
  *   client PORT NAME VERSION CIPHER   handshake through ktlsd against a
  *               TLS echo server on 127.0.0.1:PORT, then data both ways
@@ -50,8 +61,10 @@
  * VERSION is 1.2 or 1.3; CIPHER is the TLS_CIPHER_* number, 0 = any.
  * client and expect use the ktlsd profile named by $HS_PROFILE, if set.
  */
+#define _GNU_SOURCE	/* unshare(), CLONE_NEW* */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -64,9 +77,18 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/tls.h>
+#include <linux/userfaultfd.h>
 
 #include <gnutls/gnutls.h>
 #include <netlink/netlink.h>
@@ -314,6 +336,35 @@ static void agent_close(struct agent *a)
 	a->sk = NULL;
 }
 
+/* Within @ms, the request on @fd has finished.  (Not with poll: these
+ * tests are the agent too, and the gate lets the agent's poll through.) */
+static bool wait_finished(int fd, int ms)
+{
+	struct ktls_handshake_status st;
+
+	for (; ms > 0; ms -= 10) {
+		if (!status_of(fd, &st) && st.state == KTLS_HS_STATE_DONE)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* As an agent: TLS 1.3 AES-GCM-128 keys (all zero) in both directions of
+ * the socket the agent got, as a handshake would leave them. */
+static int install_keys(int fd)
+{
+	struct tls12_crypto_info_aes_gcm_128 ci;
+
+	memset(&ci, 0, sizeof(ci));
+	ci.info.version = TLS_1_3_VERSION;
+	ci.info.cipher_type = TLS_CIPHER_AES_GCM_128;
+	if (setsockopt(fd, SOL_TLS, TLS_TX, &ci, sizeof(ci)) ||
+	    setsockopt(fd, SOL_TLS, TLS_RX, &ci, sizeof(ci)))
+		return errno;
+	return 0;
+}
+
 /* ---- tests without ktlsd ---- */
 
 static void t_noagent(void)
@@ -359,14 +410,26 @@ static void t_timeout(void)
 	agent_close(&a);
 }
 
-static void set_max_pending(const char *v)
+static void write_file(const char *path, const char *v)
 {
-	int fd = open("/sys/module/ktls/parameters/handshake_max_pending",
-		      O_WRONLY);
+	int fd = open(path, O_WRONLY);
 
 	REQUIRE(fd >= 0 && write(fd, v, strlen(v)) == (ssize_t)strlen(v),
-		"handshake_max_pending: %s", strerror(errno));
+		"%s: %s", path, strerror(errno));
 	close(fd);
+}
+
+static void set_param(const char *name, const char *v)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/module/ktls/parameters/%s", name);
+	write_file(path, v);
+}
+
+static void set_max_pending(const char *v)
+{
+	set_param("handshake_max_pending", v);
 }
 
 static void t_cap(void)
@@ -464,6 +527,8 @@ static void t_gate(void)
 
 	CHECK(!agent_done(&a, a.id, EKEYEXPIRED), "DONE: %s",
 	      strerror(a.error));
+	/* The request finishes from the kernel's workqueue. */
+	CHECK(wait_finished(fds[0], 2000), "no result 2 s after DONE");
 	pfd = (struct pollfd){ .fd = fds[0], .events = POLLOUT };
 	CHECK(poll(&pfd, 1, 2000) == 1 && (pfd.revents & POLLOUT),
 	      "poll after DONE: %#x", pfd.revents);
@@ -580,11 +645,16 @@ static void t_malformed(void)
 	CHECK(agent_done(&other, a.id, EIO) == ENOENT,
 	      "DONE from another agent: %s", strerror(other.error));
 	agent_close(&other);
-	CHECK(agent_done(&a, a.id, 0) == EINVAL,
-	      "DONE success without keys: %s", strerror(a.error));
+	/* The keys are checked under the socket lock, from the kernel's
+	 * workqueue: DONE is taken, and the request fails with EPROTO. */
+	CHECK(!agent_done(&a, a.id, 0), "DONE success without keys: %s",
+	      strerror(a.error));
+	CHECK(wait_finished(fds[0], 2000), "no result 2 s after DONE");
 	CHECK(!status_of(fds[0], &st) && st.state == KTLS_HS_STATE_DONE &&
 	      st.error == EPROTO, "request after a keyless success: %u/%d",
 	      st.state, st.error);
+	CHECK(agent_done(&a, a.id, 0) == ENOENT,
+	      "a second DONE for a reported request: %s", strerror(a.error));
 	close(a.fd);
 	close(fds[0]);
 	close(fds[1]);
@@ -661,6 +731,441 @@ static void t_agentdeath(void)
 	close(fds[0]);
 	close(fds[1]);
 	agent_close(&listener);
+}
+
+/*
+ * A background job with a deadline: the old kernel hung such calls until
+ * the application let go of its socket, so each is started in a thread
+ * and judged by whether it ended in time.
+ */
+struct job {
+	pthread_t thread;
+	void (*fn)(struct job *j);
+	struct agent *a;
+	int fd;
+	void *buf;
+	uint32_t id;
+	int err;			/* the call's outcome, positive errno */
+	atomic_bool finished;
+};
+
+static void *job_main(void *arg)
+{
+	struct job *j = arg;
+
+	j->fn(j);
+	atomic_store(&j->finished, true);
+	return NULL;
+}
+
+static void job_start(struct job *j, void (*fn)(struct job *j))
+{
+	j->fn = fn;
+	atomic_store(&j->finished, false);
+	REQUIRE(!pthread_create(&j->thread, NULL, job_main, j),
+		"pthread_create");
+}
+
+/* Has @j ended within @ms? */
+static bool job_wait(struct job *j, int ms)
+{
+	for (; ms > 0 && !atomic_load(&j->finished); ms -= 10)
+		usleep(10000);
+	return atomic_load(&j->finished);
+}
+
+static void job_done(struct job *j)
+{
+	j->err = agent_done(j->a, j->id, EKEYEXPIRED);
+}
+
+/* What any generic netlink client does first: ask nlctrl for a family. */
+static void job_resolve(struct job *j)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+
+	j->err = EIO;
+	if (sk && genl_connect(sk) >= 0 &&
+	    genl_ctrl_resolve(sk, KTLS_GENL_NAME) >= 0)
+		j->err = 0;
+	nl_socket_free(sk);
+}
+
+static void job_accept(struct job *j)
+{
+	j->err = agent_accept(j->a);
+}
+
+/* The application: a TCP option whose user buffer faults on a
+ * userfaultfd page; the kernel copies it holding the socket lock. */
+static void job_md5sig(struct job *j)
+{
+	j->err = setsockopt(j->fd, IPPROTO_TCP, TCP_MD5SIG, j->buf,
+			    sizeof(struct tcp_md5sig)) ? errno : 0;
+}
+
+static void t_lockheld(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg;
+	struct uffdio_zeropage zp;
+	struct uffd_msg ev;
+	struct ktls_handshake_status st;
+	struct job app = { 0 }, done = { 0 }, ctrl = { 0 }, acc = { 0 };
+	struct agent a, b;
+	struct pollfd p;
+	long pg = sysconf(_SC_PAGESIZE);
+	int fds[2], fds2[2], uffd;
+	char *area;
+
+	REQUIRE(!agent_open(&a, true), "join group");
+	agent_open(&b, false);
+	tcp_pair(fds);
+	REQUIRE(request(fds[0], KTLS_ROLE_CLIENT, 30000, true) == EINPROGRESS,
+		"request");
+	REQUIRE(!agent_accept(&a), "accept: %s", strerror(a.error));
+
+	/* Two pages: the first is there, the second faults to us.  The
+	 * option's first int (copied before the lock) lies in the first,
+	 * the rest of struct tcp_md5sig (copied under it) in the second. */
+	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	REQUIRE(uffd >= 0, "userfaultfd: %s", strerror(errno));
+	REQUIRE(!ioctl(uffd, UFFDIO_API, &api), "UFFDIO_API: %s",
+		strerror(errno));
+	area = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	REQUIRE(area != MAP_FAILED, "mmap: %s", strerror(errno));
+	memset(area, 0, pg);
+	reg = (struct uffdio_register){
+		.range = { .start = (unsigned long)area + pg, .len = pg },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	REQUIRE(!ioctl(uffd, UFFDIO_REGISTER, &reg), "UFFDIO_REGISTER: %s",
+		strerror(errno));
+	app.fd = fds[0];
+	app.buf = area + pg - sizeof(int);
+	job_start(&app, job_md5sig);
+	p = (struct pollfd){ .fd = uffd, .events = POLLIN };
+	REQUIRE(poll(&p, 1, 5000) == 1 &&
+		read(uffd, &ev, sizeof(ev)) == sizeof(ev) &&
+		ev.event == UFFD_EVENT_PAGEFAULT,
+		"the application's setsockopt did not fault");
+	/* The application now sleeps holding its socket lock. */
+
+	done.a = &a;
+	done.id = a.id;
+	job_start(&done, job_done);
+	CHECK(job_wait(&done, 2000),
+	      "DONE waited for the application's socket lock");
+	ctrl.a = &a;
+	job_start(&ctrl, job_resolve);
+	CHECK(job_wait(&ctrl, 2000),
+	      "nlctrl (resolving a family) blocked while DONE waits for the application");
+	tcp_pair(fds2);
+	CHECK(request(fds2[0], KTLS_ROLE_CLIENT, 30000, true) == EINPROGRESS,
+	      "second request");
+	acc.a = &b;
+	job_start(&acc, job_accept);
+	CHECK(job_wait(&acc, 2000),
+	      "ACCEPT of another request blocked behind the application");
+
+	/* Let the application go: everything ends. */
+	zp = (struct uffdio_zeropage){
+		.range = { .start = (unsigned long)area + pg, .len = pg },
+	};
+	CHECK(!ioctl(uffd, UFFDIO_ZEROPAGE, &zp), "UFFDIO_ZEROPAGE: %s",
+	      strerror(errno));
+	pthread_join(app.thread, NULL);
+	pthread_join(done.thread, NULL);
+	pthread_join(ctrl.thread, NULL);
+	pthread_join(acc.thread, NULL);
+	CHECK(!done.err, "DONE: %s", strerror(done.err));
+	CHECK(!ctrl.err, "resolving the family failed");
+	CHECK(!acc.err && b.fd >= 0, "second ACCEPT: %s", strerror(acc.err));
+	/* The result arrives once the socket lock is free. */
+	CHECK(wait_finished(fds[0], 2000), "no result 2 s after the lock");
+	CHECK(!status_of(fds[0], &st) && st.state == KTLS_HS_STATE_DONE &&
+	      st.error == EKEYEXPIRED, "status %u/%d, want EKEYEXPIRED",
+	      st.state, st.error);
+	if (b.fd >= 0) {
+		CHECK(!agent_done(&b, b.id, EIO), "second DONE: %s",
+		      strerror(b.error));
+		close(b.fd);
+	}
+	close(a.fd);
+	close(uffd);
+	munmap(area, 2 * pg);
+	close(fds[0]);
+	close(fds[1]);
+	close(fds2[0]);
+	close(fds2[1]);
+	agent_close(&a);
+	agent_close(&b);
+}
+
+/* DONE with ECONNABORTED resets the connection, as the agent's death
+ * does; another failure leaves the stream to the application. */
+static void t_abortdone(void)
+{
+	struct ktls_handshake_status st;
+	struct pollfd p;
+	struct agent a;
+	int fds[2];
+	char c;
+
+	REQUIRE(!agent_open(&a, true), "join group");
+	tcp_pair(fds);
+	REQUIRE(request(fds[0], KTLS_ROLE_CLIENT, 10000, true) == EINPROGRESS,
+		"request");
+	REQUIRE(!agent_accept(&a), "accept: %s", strerror(a.error));
+	CHECK(!agent_done(&a, a.id, ECONNABORTED), "DONE: %s",
+	      strerror(a.error));
+	CHECK(wait_finished(fds[0], 2000), "no result after DONE");
+	CHECK(!status_of(fds[0], &st) && st.error == ECONNABORTED,
+	      "status %d, want ECONNABORTED", st.error);
+	p = (struct pollfd){ .fd = fds[1], .events = POLLIN };
+	poll(&p, 1, 2000);
+	CHECK(recv(fds[1], &c, 1, MSG_DONTWAIT) < 0 && errno == ECONNRESET,
+	      "DONE(ECONNABORTED) did not reset the peer: %s",
+	      strerror(errno));
+	close(a.fd);
+	close(fds[0]);
+	close(fds[1]);
+
+	tcp_pair(fds);
+	REQUIRE(request(fds[0], KTLS_ROLE_CLIENT, 10000, true) == EINPROGRESS,
+		"request");
+	REQUIRE(!agent_accept(&a), "accept: %s", strerror(a.error));
+	CHECK(!agent_done(&a, a.id, EKEYREJECTED), "DONE: %s",
+	      strerror(a.error));
+	CHECK(wait_finished(fds[0], 2000), "no result after DONE");
+	usleep(100000);
+	CHECK(recv(fds[1], &c, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN,
+	      "DONE(EKEYREJECTED) touched the connection: %s",
+	      strerror(errno));
+	CHECK(send(fds[0], "x", 1, 0) == 1, "send after a failed handshake: %s",
+	      strerror(errno));
+	close(a.fd);
+	close(fds[0]);
+	close(fds[1]);
+	agent_close(&a);
+}
+
+/*
+ * In a forked child: become @uid, then enter a user namespace of our own
+ * (root in it maps to @uid) and, with @netns, a network namespace it
+ * owns, with lo up: what "unshare -Urn" gives an unprivileged user.
+ */
+static void enter_userns(uid_t uid, bool netns)
+{
+	struct ifreq ifr;
+	char map[32];
+	int fd;
+
+	/* The kernel refuses a user namespace to a chrooted process, and
+	 * the VM runs the tests chrooted: take PID 1's mount namespace,
+	 * whose root is ours then. */
+	fd = open("/proc/1/ns/mnt", O_RDONLY | O_CLOEXEC);
+	REQUIRE(fd >= 0 && !setns(fd, CLONE_NEWNS),
+		"entering PID 1's mount namespace: %s", strerror(errno));
+	close(fd);
+	REQUIRE(!setgroups(0, NULL) && !setgid(uid) && !setuid(uid),
+		"becoming uid %u: %s", uid, strerror(errno));
+	/* setuid() made us non-dumpable: /proc/self would stay root's. */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	REQUIRE(!unshare(CLONE_NEWUSER | (netns ? CLONE_NEWNET : 0)),
+		"unshare: %s (kernel.unprivileged_userns_clone?)",
+		strerror(errno));
+	write_file("/proc/self/setgroups", "deny");
+	snprintf(map, sizeof(map), "0 %u 1", uid);
+	write_file("/proc/self/uid_map", map);
+	write_file("/proc/self/gid_map", map);
+	if (!netns)
+		return;
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	REQUIRE(fd >= 0 && !ioctl(fd, SIOCGIFFLAGS, &ifr), "lo: %s",
+		strerror(errno));
+	ifr.ifr_flags |= IFF_UP;
+	REQUIRE(!ioctl(fd, SIOCSIFFLAGS, &ifr), "lo up: %s", strerror(errno));
+	close(fd);
+}
+
+static bool child_ok(pid_t pid, const char *what)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		fail("%s failed (status %#x)", what, st);
+		return false;
+	}
+	return true;
+}
+
+#define NS_CAP 3	/* handshake_max_pending during t_nsshare */
+
+/*
+ * The hog: an unprivileged user in a user and network namespace of its
+ * own joins the group there (its namespace, its CAP_NET_ADMIN), cannot
+ * ACCEPT (agents need CAP_NET_ADMIN in the initial user namespace), and
+ * fills its namespace's share with requests nobody serves.  Writes 'R' on
+ * @ready once full, and holds them until @hold closes.
+ */
+static int ns_hog(int ready, int hold)
+{
+	int p[NS_CAP + 1][2], i, err;
+	struct agent a;
+	char c;
+
+	enter_userns(65534, true);
+	CHECK(!agent_open(&a, true),
+	      "joining the group in our own namespace refused");
+	CHECK(agent_accept(&a) == EPERM,
+	      "ACCEPT without CAP_NET_ADMIN in the initial user namespace: %s",
+	      strerror(a.error));
+	for (i = 0; i <= NS_CAP; i++) {
+		tcp_pair(p[i]);
+		err = request(p[i][0], KTLS_ROLE_CLIENT, 30000, true);
+		if (i < NS_CAP)
+			CHECK(err == EINPROGRESS, "hog request %d: %s", i,
+			      strerror(err));
+		else
+			CHECK(err == EAGAIN,
+			      "hog request beyond its namespace's share: %s",
+			      strerror(err));
+	}
+	c = failures ? 'F' : 'R';
+	if (write(ready, &c, 1) != 1)
+		return 1;
+	while (read(hold, &c, 1) > 0)
+		;
+	return failures ? 1 : 0;
+}
+
+/*
+ * The pending-request shares: per network namespace and per user.  A
+ * user in a fresh user+net namespace fills its own share; the host's
+ * namespace neither sees its listener as an agent nor loses any of its
+ * share, and completes a handshake.  Then one user (not root) holds at
+ * most handshake_max_pending_user requests, and root is not limited so.
+ */
+static void t_nsshare(void)
+{
+	int ready[2], hold[2], h[NS_CAP + 1][2], i, err;
+	struct ktls_handshake_status st;
+	struct agent host;
+	const char *clone_sysctl = "/proc/sys/kernel/unprivileged_userns_clone";
+	char c = 0, num[16], clone_was = 0;
+	pid_t pid;
+
+	/* Debian's switch for user namespaces of unprivileged users. */
+	i = open(clone_sysctl, O_RDONLY);
+	if (i >= 0 && read(i, &clone_was, 1) == 1 && clone_was == '0')
+		write_file(clone_sysctl, "1");
+	if (i >= 0)
+		close(i);
+
+	/* Same network namespace, own user namespace: no joining. */
+	pid = fork();
+	if (pid == 0) {
+		struct agent a;
+
+		enter_userns(4243, false);
+		_exit(agent_open(&a, true) == EPERM ? 0 : 1);
+	}
+	child_ok(pid, "joining the initial namespace's group from a child user namespace was allowed;");
+
+	snprintf(num, sizeof(num), "%d", NS_CAP);
+	set_max_pending(num);
+	REQUIRE(!pipe(ready) && !pipe(hold), "pipe");
+	pid = fork();
+	if (pid == 0) {
+		close(ready[0]);
+		close(hold[1]);
+		_exit(ns_hog(ready[1], hold[0]));
+	}
+	close(ready[1]);
+	close(hold[0]);
+	CHECK(read(ready[0], &c, 1) == 1 && c == 'R',
+	      "the namespace hog did not fill its share");
+
+	/* No agent in the initial namespace: the hog's does not count. */
+	tcp_pair(h[0]);
+	err = request(h[0][0], KTLS_ROLE_CLIENT, 5000, true);
+	CHECK(err == ECONNREFUSED,
+	      "a listener in another namespace counted as our agent: %s",
+	      strerror(err));
+	close(h[0][0]);
+	close(h[0][1]);
+
+	/* The whole share is ours, and no more. */
+	REQUIRE(!agent_open(&host, true), "join group");
+	for (i = 0; i <= NS_CAP; i++) {
+		tcp_pair(h[i]);
+		err = request(h[i][0], KTLS_ROLE_CLIENT, 10000, true);
+		if (i < NS_CAP)
+			CHECK(err == EINPROGRESS,
+			      "host request %d while another namespace is full: %s",
+			      i, strerror(err));
+		else
+			CHECK(err == EAGAIN, "host request beyond the share: %s",
+			      strerror(err));
+	}
+	/* And is served: keys in, DONE, status 0. */
+	REQUIRE(!agent_accept(&host), "accept: %s", strerror(host.error));
+	CHECK(!install_keys(host.fd), "keys: %s", strerror(errno));
+	CHECK(!agent_done(&host, host.id, 0), "DONE: %s",
+	      strerror(host.error));
+	CHECK(wait_finished(h[0][0], 2000), "no result after DONE");
+	CHECK(!status_of(h[0][0], &st) && st.state == KTLS_HS_STATE_DONE &&
+	      !st.error && st.version == TLS_1_3_VERSION,
+	      "host handshake: %u/%d version %#x", st.state, st.error,
+	      st.version);
+	close(host.fd);
+	close(hold[1]);
+	child_ok(pid, "the namespace hog");
+	close(ready[0]);
+	for (i = 0; i <= NS_CAP; i++) {
+		close(h[i][0]);
+		close(h[i][1]);
+	}
+	set_max_pending("1024");
+
+	/* One user's share; root is not held to it. */
+	set_param("handshake_max_pending_user", "2");
+	pid = fork();
+	if (pid == 0) {
+		REQUIRE(!setgid(4244) && !setuid(4244), "setuid: %s",
+			strerror(errno));
+		for (i = 0; i <= 2; i++) {
+			tcp_pair(h[i]);
+			err = request(h[i][0], KTLS_ROLE_CLIENT, 10000, true);
+			if (i < 2)
+				CHECK(err == EINPROGRESS, "user request %d: %s",
+				      i, strerror(err));
+			else
+				CHECK(err == EAGAIN,
+				      "user request beyond its share: %s",
+				      strerror(err));
+		}
+		_exit(failures ? 1 : 0);
+	}
+	child_ok(pid, "the per-user share");
+	for (i = 0; i <= 2; i++) {
+		tcp_pair(h[i]);
+		err = request(h[i][0], KTLS_ROLE_CLIENT, 10000, true);
+		CHECK(err == EINPROGRESS, "root request %d: %s", i,
+		      strerror(err));
+	}
+	set_param("handshake_max_pending_user", "256");
+	if (clone_was == '0')
+		write_file(clone_sysctl, "0");
+	for (i = 0; i <= 2; i++) {
+		close(h[i][0]);
+		close(h[i][1]);
+	}
+	agent_close(&host);
 }
 
 /* ---- tests with ktlsd ---- */
@@ -1519,6 +2024,8 @@ int main(int argc, char **argv)
 		{ "cap", t_cap }, { "gate", t_gate }, { "eperm", t_eperm },
 		{ "malformed", t_malformed }, { "close", t_close },
 		{ "agentdeath", t_agentdeath }, { "cacheproto", t_cacheproto },
+		{ "lockheld", t_lockheld }, { "abortdone", t_abortdone },
+		{ "nsshare", t_nsshare },
 	};
 	static const struct {
 		const char *name;

@@ -154,6 +154,8 @@ t privsep_child_killed privsep_child_killed
 # kernel refuses it: id 77 is no request of ours); a good result leaves
 # the child alone and sends DONE; a child whose channel closes after
 # ACCEPTED gets DONE(ECONNABORTED), before ACCEPTED nothing is said.
+# DONE's answer is read from the loop (pump follows it); a child past
+# its deadline is killed by the watchdog, its request reported ETIMEDOUT.
 privsep_result_check() {
 	cat >"$W/ap.c" <<'CEOF'
 /* agent.c's parent side against hand-made child messages. */
@@ -216,12 +218,24 @@ static int open_slot(int *cfd, pid_t *pid)
 	return i;
 }
 
+/* The parent handles slot @i: what the child sent and, when that made it
+ * send DONE, the kernel's answer, which it reads from its loop too. */
 static void pump(int i)
 {
-	struct pollfd p = { .fd = slots[i].fd, .events = POLLIN };
+	struct pollfd p;
+	bool reported;
+	int k;
 
-	poll(&p, 1, 2000);
-	agent_poll_done(&p, 1);
+	for (k = 0; k < 5 && slots[i].nl; k++) {
+		reported = slots[i].reported;
+		p = (struct pollfd){ .fd = slot_pollfd(&slots[i]),
+				     .events = POLLIN };
+		if (poll(&p, 1, 2000) <= 0)
+			break;
+		agent_poll_done(&p, 1);
+		if (!reported && !slots[i].reported)
+			break;
+	}
 }
 
 static struct agent_msg msg(uint32_t type, uint32_t id)
@@ -321,6 +335,33 @@ static void good(const char *name, const struct agent_msg *r)
 	close(cfd);
 }
 
+/* The watchdog: ACCEPTED with 100 ms left; 2.2 s later the child is
+ * killed and the request reported ETIMEDOUT.  Nothing happens before. */
+static void watchdog(void)
+{
+	struct agent_msg a = msg(AGENT_MSG_ACCEPTED, 77);
+	int cfd, i;
+	pid_t pid;
+	bool ok;
+
+	logbuf[0] = '\0';
+	a.timeout_ms = 100;
+	i = open_slot(&cfd, &pid);
+	send(cfd, &a, sizeof(a), 0);
+	pump(i);
+	ok = agent_watchdog() > 0 && kill(pid, 0) == 0 && slots[i].nl;
+	usleep(2200000);
+	ok &= agent_watchdog() >= 0;
+	ok &= killed(pid);
+	pump(i);
+	ok &= !slots[i].nl;
+	ok &= strstr(logbuf, "request 77: watchdog: handshake child") &&
+	      strstr(logbuf, "killing it (SIGKILL), the request fails with ETIMEDOUT") &&
+	      strstr(logbuf, "DONE refused");
+	verdict("watchdog", ok);
+	close(cfd);
+}
+
 /* The child's end closes: with the id known, DONE(ECONNABORTED). */
 static void dies(const char *name, bool accepted)
 {
@@ -366,6 +407,14 @@ int main(void)
 	m.id = 77;
 	m.status = 1;
 	bad("ACCEPTED with a status", &m, sizeof(m), false, "more than an id");
+	m = msg(AGENT_MSG_ACCEPTED, 77);
+	m.timeout_ms = 600001;
+	bad("ACCEPTED with too long a time", &m, sizeof(m), false,
+	    "a time left above");
+	m = base;
+	m.timeout_ms = 5;
+	bad("result with a time left", &m, sizeof(m), true,
+	    "a result with a time left");
 	m = base;
 	m.id = 78;
 	bad("result for another id", &m, sizeof(m), true, "another request");
@@ -420,6 +469,7 @@ int main(void)
 	good("TLS 1.2 ChaCha20, no ALPN, no peer", &m);
 	dies("child dies after ACCEPTED", true);
 	dies("child dies before ACCEPTED", false);
+	watchdog();
 
 	printf("%d failed\n", failures);
 	return failures != 0;
@@ -432,3 +482,36 @@ CEOF
 	"$W/ap"
 }
 t privsep_result_check privsep_result_check
+
+# The watchdog: a child stopped mid-handshake (SIGSTOP: it cannot notice
+# the kernel's timeout and reset) is killed with SIGKILL and reaped once
+# its request's deadline (6 s) has passed by two seconds; the request fails
+# with ETIMEDOUT, the log says why, and the next request is served.
+privsep_watchdog() {
+	local rc=0 gone=0
+	serve srv NORMAL || return 1
+	kill -STOP "$serv_pid"
+	if p_hold "$P_CTL" connect -t 6000 "127.0.0.1:$PORT" -n localhost; then
+		kill -STOP "$p_child"
+		for _ in $(seq 150); do
+			[ -d "/proc/$p_child" ] || { gone=1; break; }
+			sleep 0.1
+		done
+		echo "child $p_child gone (killed and reaped): $gone"
+		[ $gone = 1 ] || { rc=1; kill -9 "$p_child"; }
+		wait "$p_req" && rc=1
+		cat "$W/held.out"
+		grep -q ETIMEDOUT "$W/held.out" || rc=1
+		wait_log "watchdog: handshake child $p_child still running" ||
+			rc=1
+		wait_log "child $p_child killed by signal 9" || rc=1
+	else
+		rc=1
+		wait "$p_req"
+	fi
+	kill -CONT "$serv_pid"
+	unserve
+	privsep_next_ok || rc=1
+	return $rc
+}
+t privsep_watchdog privsep_watchdog
