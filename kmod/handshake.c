@@ -29,12 +29,12 @@
  * initial namespace's root excepted), so that a user in a namespace of
  * its own cannot take the host's share.
  *
- * While a request is not finished the socket sits on a "gate" proto table:
- * a copy of ktls's key-less table whose data entry points let only the
+ * While a request is not finished the socket sits on ulp.c's "gate" proto
+ * table: ktls's key-less table whose data entry points let only the
  * agent's process through (to whatever ktls table the socket's keys select)
  * and fail everyone else with EBUSY; poll shows nothing to them until the
  * request has finished.  Installing a key during the handshake keeps the
- * gate (ktls_update_sk_prot() asks ktls_hs_gate()); finishing lifts it.
+ * gate (ktls_switch_proto() asks ktls_hs_gated()); finishing lifts it.
  *
  * References to a request (ktls_hs_req.ref):
  *	ctx->hs		from submission until the socket closes or a newer
@@ -105,28 +105,18 @@ struct ktls_hs_user {
 
 static DEFINE_HASHTABLE(ktls_hs_users, 6);
 
-/* ---- the gate proto table ---- */
-
-enum { KTLS_HS_V4, KTLS_HS_V6, KTLS_HS_NFAMILIES };
-
-struct ktls_hs_gate_table {
-	struct proto prot;
-	struct proto_ops ops;
-	bool built;			/* published with release semantics */
-};
-
-static DEFINE_MUTEX(ktls_hs_gate_lock);	/* serialises building */
-static struct ktls_hs_gate_table ktls_hs_gates[KTLS_HS_NFAMILIES];
-
-static struct ktls_hs_gate_table *ktls_hs_gate_of(const struct sock *sk)
-{
-	return &ktls_hs_gates[sk->sk_family == AF_INET6 ? KTLS_HS_V6 :
-			      KTLS_HS_V4];
-}
+/* ---- who may use the socket (ulp.c's gate table asks) ---- */
 
 static bool ktls_hs_active(const struct ktls_hs_req *req)
 {
 	return req && READ_ONCE(req->state) != KTLS_HS_STATE_DONE;
+}
+
+/* Is a handshake in progress on the socket?  ulp.c keeps the socket on
+ * its gate table while one is.  Socket locked. */
+bool ktls_hs_gated(const struct ktls_ctx *ctx)
+{
+	return ktls_hs_active(ctx->hs);
 }
 
 /* May the current task read and write @sk?  Everyone may, unless a
@@ -146,130 +136,6 @@ bool ktls_hs_may_io(const struct sock *sk)
 	     READ_ONCE(req->agent) == task_tgid(current);
 	rcu_read_unlock();
 	return ok;
-}
-
-/* The table the socket's keys select, gate aside. */
-static const struct proto *ktls_hs_real(const struct sock *sk)
-{
-	const struct ktls_ctx *ctx = ktls_get_ctx(sk);
-
-	return ktls_ulp_proto(sk, READ_ONCE(ctx->tx_conf),
-			      READ_ONCE(ctx->rx_conf));
-}
-
-static const struct proto_ops *ktls_hs_real_ops(const struct sock *sk)
-{
-	const struct ktls_ctx *ctx = ktls_get_ctx(sk);
-
-	return ktls_ulp_proto_ops(sk, READ_ONCE(ctx->tx_conf),
-				  READ_ONCE(ctx->rx_conf));
-}
-
-static int ktls_hs_gate_sendmsg(struct sock *sk, struct msghdr *msg,
-				size_t size)
-{
-	if (!ktls_hs_may_io(sk))
-		return -EBUSY;
-	return ktls_hs_real(sk)->sendmsg(sk, msg, size);
-}
-
-static int ktls_hs_gate_sendpage(struct sock *sk, struct page *page,
-				 int offset, size_t size, int flags)
-{
-	if (!ktls_hs_may_io(sk))
-		return -EBUSY;
-	return ktls_hs_real(sk)->sendpage(sk, page, offset, size, flags);
-}
-
-static void ktls_hs_gate_splice_eof(struct socket *sock)
-{
-	const struct proto *p;
-
-	if (!ktls_hs_may_io(sock->sk))
-		return;
-	p = ktls_hs_real(sock->sk);
-	if (p->splice_eof)
-		p->splice_eof(sock);
-}
-
-static int ktls_hs_gate_recvmsg(struct sock *sk, struct msghdr *msg,
-				size_t len, int flags, int *addr_len)
-{
-	if (!ktls_hs_may_io(sk))
-		return -EBUSY;
-	return ktls_hs_real(sk)->recvmsg(sk, msg, len, flags, addr_len);
-}
-
-static bool ktls_hs_gate_readable(struct sock *sk)
-{
-	const struct proto *p;
-
-	if (!ktls_hs_may_io(sk))
-		return false;
-	p = ktls_hs_real(sk);
-	return p->sock_is_readable && p->sock_is_readable(sk);
-}
-
-static __poll_t ktls_hs_gate_poll(struct file *file, struct socket *sock,
-				  struct poll_table_struct *wait)
-{
-	if (!ktls_hs_may_io(sock->sk)) {
-		sock_poll_wait(file, sock, wait);
-		/* ktls_hs_finish() wakes the queue after lifting the gate. */
-		if (!ktls_hs_may_io(sock->sk))
-			return 0;
-	}
-	return ktls_hs_real_ops(sock->sk)->poll(file, sock, wait);
-}
-
-/* Build this family's gate table from ktls's key-less table, which
- * exists: the socket, locked by the caller, is on it. */
-static void ktls_hs_gate_prepare(const struct sock *sk)
-{
-	struct ktls_hs_gate_table *g = ktls_hs_gate_of(sk);
-	struct proto *p = &g->prot;
-	struct proto_ops *o = &g->ops;
-
-	if (likely(smp_load_acquire(&g->built)))
-		return;
-	mutex_lock(&ktls_hs_gate_lock);
-	if (g->built)
-		goto out;
-	*p = *ktls_ulp_proto(sk, KTLS_CONF_BASE, KTLS_CONF_BASE);
-	*o = *ktls_ulp_proto_ops(sk, KTLS_CONF_BASE, KTLS_CONF_BASE);
-	p->sendmsg = ktls_hs_gate_sendmsg;
-	p->sendpage = ktls_hs_gate_sendpage;
-	p->splice_eof = ktls_hs_gate_splice_eof;
-	p->recvmsg = ktls_hs_gate_recvmsg;
-	p->sock_is_readable = ktls_hs_gate_readable;
-	o->poll = ktls_hs_gate_poll;
-	/* In-kernel readers and writers have no business with a stream in
-	 * the middle of a handshake. */
-	o->sendmsg_locked = NULL;
-	o->sendpage_locked = NULL;
-	o->read_sock = NULL;
-	o->read_skb = NULL;
-	o->splice_read = NULL;
-	smp_store_release(&g->built, true);
-out:
-	mutex_unlock(&ktls_hs_gate_lock);
-}
-
-/*
- * Called by ktls_update_sk_prot() with the socket locked and
- * sk_callback_lock held for writing: while a handshake is in progress the
- * socket stays on the gate table, whatever keys it gets.
- */
-bool ktls_hs_gate(struct sock *sk, struct ktls_ctx *ctx)
-{
-	struct ktls_hs_gate_table *g = ktls_hs_gate_of(sk);
-
-	sock_owned_by_me(sk);
-	if (!ktls_hs_active(ctx->hs))
-		return false;
-	WRITE_ONCE(sk->sk_prot, &g->prot);
-	WRITE_ONCE(sk->sk_socket->ops, &g->ops);
-	return true;
 }
 
 /* ---- requests ---- */
@@ -383,11 +249,8 @@ static void ktls_hs_ungate(struct ktls_hs_req *req)
 	ctx = ktls_get_ctx(sk);
 	/* Not ours any more if the socket was closed (ctx gone) or a newer
 	 * request replaced this one. */
-	if (ctx && ctx->hs == req) {
-		write_lock_bh(&sk->sk_callback_lock);
-		ktls_update_sk_prot(sk, ctx);
-		write_unlock_bh(&sk->sk_callback_lock);
-	}
+	if (ctx && ctx->hs == req)
+		ktls_switch_proto(sk, ctx);
 	release_sock(sk);
 }
 
@@ -652,13 +515,10 @@ static int ktls_hs_submit(struct sock *sk, struct ktls_hs_req *req)
 	req->file = sk->sk_socket->file;
 	delay = msecs_to_jiffies(req->timeout_ms);
 	req->deadline = jiffies + delay;
-	ktls_hs_gate_prepare(sk);
 
 	old = ctx->hs;
 	WRITE_ONCE(ctx->hs, req);
-	write_lock_bh(&sk->sk_callback_lock);
-	ktls_update_sk_prot(sk, ctx);		/* onto the gate */
-	write_unlock_bh(&sk->sk_callback_lock);
+	ktls_switch_proto(sk, ctx);		/* onto the gate */
 
 	spin_lock(&ktls_hs_lock);
 	refcount_inc(&req->ref);		/* the list's */

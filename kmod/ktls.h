@@ -382,15 +382,11 @@ static inline struct ktls_ctx *ktls_get_ctx(const struct sock *sk)
 /* ulp.c */
 int ktls_ulp_register(void);
 void ktls_ulp_unregister(void);
-void ktls_update_sk_prot(struct sock *sk, struct ktls_ctx *ctx);
+void ktls_switch_proto(struct sock *sk, struct ktls_ctx *ctx);
 void ktls_ulp_attach_tx(struct sock *sk, struct ktls_ctx *ctx,
 			const struct ktls_tx_ops *ops);
 void ktls_ulp_attach_rx(struct sock *sk, struct ktls_ctx *ctx,
 			const struct ktls_rx_ops *ops);
-const struct proto *ktls_ulp_proto(const struct sock *sk, u8 tx_conf,
-				   u8 rx_conf);
-const struct proto_ops *ktls_ulp_proto_ops(const struct sock *sk,
-					   u8 tx_conf, u8 rx_conf);
 void ktls_err_abort(struct sock *sk, int err);
 
 /* sockopt.c */
@@ -485,7 +481,7 @@ struct ktls_hs_req {
 
 int ktls_handshake_init(void);
 void ktls_handshake_exit(void);
-bool ktls_hs_gate(struct sock *sk, struct ktls_ctx *ctx);
+bool ktls_hs_gated(const struct ktls_ctx *ctx);
 bool ktls_hs_may_io(const struct sock *sk);
 int ktls_hs_setsockopt(struct sock *sk, sockptr_t optval,
 		       unsigned int optlen);

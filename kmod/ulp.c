@@ -7,8 +7,10 @@
  * to a copy of its TCP proto whose setsockopt/getsockopt/close/disconnect
  * are ours.  Installing a TX or RX key (sockopt.c) then moves the socket to
  * the variant of the table that also routes sendmsg/sendpage or recvmsg
- * through the direction's ops.  The tables are built once per base proto
- * (IPv4 and IPv6 TCP), lazily, because tcpv6_prot may live in a module.
+ * through the direction's ops (ktls_ulp_attach_tx/rx); a handshake in
+ * progress keeps it on the gate table instead.  Every switch goes through
+ * __ktls_switch_proto().  The tables are built once per base proto (IPv4
+ * and IPv6 TCP), lazily, because tcpv6_prot may live in a module.
  *
  * With the parameter ulp_tls_alias=1 the same ULP is also registered under
  * the in-tree module's name "tls", so that libraries asking for "tls"
@@ -24,11 +26,19 @@
 
 enum { KTLS_V4, KTLS_V6, KTLS_NFAMILIES };
 
+/*
+ * The tables of one address family: one per (TX, RX) configuration, and
+ * the gate, where a socket waits while a handshake is in progress on it
+ * (handshake.c): the key-less table whose data calls let only the agent
+ * through, to the table its keys select, and fail everyone else with EBUSY.
+ */
 struct ktls_family {
 	struct mutex lock;		/* serialises building the tables */
 	const struct proto *base;	/* published with release semantics */
 	struct proto protos[KTLS_CONF_NUM][KTLS_CONF_NUM];
 	struct proto_ops ops[KTLS_CONF_NUM][KTLS_CONF_NUM];
+	struct proto gate;
+	struct proto_ops gate_ops;
 };
 
 static struct ktls_family ktls_families[KTLS_NFAMILIES] = {
@@ -136,6 +146,80 @@ static int ktls_disconnect(struct sock *sk, int flags)
 	return -EOPNOTSUPP;
 }
 
+/* ---- the gate: a handshake in progress ---- */
+
+/* The table the socket's keys select, gate aside. */
+static const struct proto *ktls_gate_real(const struct sock *sk)
+{
+	const struct ktls_ctx *ctx = ktls_get_ctx(sk);
+
+	return &ktls_family_of(sk)->protos[READ_ONCE(ctx->tx_conf)]
+					  [READ_ONCE(ctx->rx_conf)];
+}
+
+static int ktls_gate_sendmsg(struct sock *sk, struct msghdr *msg,
+			     size_t size)
+{
+	if (!ktls_hs_may_io(sk))
+		return -EBUSY;
+	return ktls_gate_real(sk)->sendmsg(sk, msg, size);
+}
+
+static int ktls_gate_sendpage(struct sock *sk, struct page *page,
+			      int offset, size_t size, int flags)
+{
+	if (!ktls_hs_may_io(sk))
+		return -EBUSY;
+	return ktls_gate_real(sk)->sendpage(sk, page, offset, size, flags);
+}
+
+static void ktls_gate_splice_eof(struct socket *sock)
+{
+	const struct proto *p;
+
+	if (!ktls_hs_may_io(sock->sk))
+		return;
+	p = ktls_gate_real(sock->sk);
+	if (p->splice_eof)
+		p->splice_eof(sock);
+}
+
+static int ktls_gate_recvmsg(struct sock *sk, struct msghdr *msg,
+			     size_t len, int flags, int *addr_len)
+{
+	if (!ktls_hs_may_io(sk))
+		return -EBUSY;
+	return ktls_gate_real(sk)->recvmsg(sk, msg, len, flags, addr_len);
+}
+
+static bool ktls_gate_readable(struct sock *sk)
+{
+	const struct proto *p;
+
+	if (!ktls_hs_may_io(sk))
+		return false;
+	p = ktls_gate_real(sk);
+	return p->sock_is_readable && p->sock_is_readable(sk);
+}
+
+static __poll_t ktls_gate_poll(struct file *file, struct socket *sock,
+			       struct poll_table_struct *wait)
+{
+	const struct ktls_ctx *ctx;
+
+	if (!ktls_hs_may_io(sock->sk)) {
+		sock_poll_wait(file, sock, wait);
+		/* Finishing the handshake wakes the queue after lifting the
+		 * gate. */
+		if (!ktls_hs_may_io(sock->sk))
+			return 0;
+	}
+	ctx = ktls_get_ctx(sock->sk);
+	return ktls_family_of(sock->sk)->ops[READ_ONCE(ctx->tx_conf)]
+					    [READ_ONCE(ctx->rx_conf)]
+					    .poll(file, sock, wait);
+}
+
 static void ktls_ctx_free_rcu(struct rcu_head *head)
 {
 	struct ktls_ctx *ctx = container_of(head, struct ktls_ctx, rcu);
@@ -220,6 +304,22 @@ static void ktls_build_tables(struct ktls_family *f, const struct proto *base,
 			}
 		}
 	}
+
+	f->gate = f->protos[KTLS_CONF_BASE][KTLS_CONF_BASE];
+	f->gate_ops = f->ops[KTLS_CONF_BASE][KTLS_CONF_BASE];
+	f->gate.sendmsg = ktls_gate_sendmsg;
+	f->gate.sendpage = ktls_gate_sendpage;
+	f->gate.splice_eof = ktls_gate_splice_eof;
+	f->gate.recvmsg = ktls_gate_recvmsg;
+	f->gate.sock_is_readable = ktls_gate_readable;
+	f->gate_ops.poll = ktls_gate_poll;
+	/* In-kernel readers and writers have no business with a stream in
+	 * the middle of a handshake. */
+	f->gate_ops.sendmsg_locked = NULL;
+	f->gate_ops.sendpage_locked = NULL;
+	f->gate_ops.read_sock = NULL;
+	f->gate_ops.read_skb = NULL;
+	f->gate_ops.splice_read = NULL;
 }
 
 /*
@@ -251,6 +351,33 @@ out:
 }
 
 /*
+ * Put the socket on the table its state selects: the gate while a
+ * handshake is in progress, else the one of its TX and RX configuration.
+ * The socket is locked, and sk_callback_lock held for writing.
+ */
+static void __ktls_switch_proto(struct sock *sk, struct ktls_ctx *ctx)
+{
+	struct ktls_family *f = ktls_family_of(sk);
+
+	sock_owned_by_me(sk);
+	if (ktls_hs_gated(ctx)) {
+		WRITE_ONCE(sk->sk_prot, &f->gate);
+		WRITE_ONCE(sk->sk_socket->ops, &f->gate_ops);
+		return;
+	}
+	WRITE_ONCE(sk->sk_prot, &f->protos[ctx->tx_conf][ctx->rx_conf]);
+	WRITE_ONCE(sk->sk_socket->ops, &f->ops[ctx->tx_conf][ctx->rx_conf]);
+}
+
+/* The same for a state change that touches nothing else (handshake.c). */
+void ktls_switch_proto(struct sock *sk, struct ktls_ctx *ctx)
+{
+	write_lock_bh(&sk->sk_callback_lock);
+	__ktls_switch_proto(sk, ctx);
+	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+/*
  * Route a direction through @ops: its callback and the proto table of the
  * new configuration.  The socket is locked; the table was picked and
  * initialised by sockopt.c.
@@ -262,7 +389,7 @@ void ktls_ulp_attach_tx(struct sock *sk, struct ktls_ctx *ctx,
 	ctx->tx_ops = ops;
 	WRITE_ONCE(ctx->tx_conf, ops->conf);
 	sk->sk_write_space = ktls_write_space;
-	ktls_update_sk_prot(sk, ctx);
+	__ktls_switch_proto(sk, ctx);
 	write_unlock_bh(&sk->sk_callback_lock);
 }
 
@@ -273,33 +400,8 @@ void ktls_ulp_attach_rx(struct sock *sk, struct ktls_ctx *ctx,
 	ctx->rx_ops = ops;
 	WRITE_ONCE(ctx->rx_conf, ops->conf);
 	sk->sk_data_ready = ktls_data_ready;
-	ktls_update_sk_prot(sk, ctx);
+	__ktls_switch_proto(sk, ctx);
 	write_unlock_bh(&sk->sk_callback_lock);
-}
-
-void ktls_update_sk_prot(struct sock *sk, struct ktls_ctx *ctx)
-{
-	struct ktls_family *f = ktls_family_of(sk);
-
-	/* During a handshake the socket stays behind its gate. */
-	if (ktls_hs_gate(sk, ctx))
-		return;
-	WRITE_ONCE(sk->sk_prot, &f->protos[ctx->tx_conf][ctx->rx_conf]);
-	WRITE_ONCE(sk->sk_socket->ops, &f->ops[ctx->tx_conf][ctx->rx_conf]);
-}
-
-/* The table a socket of this family with this configuration uses
- * (handshake.c dispatches through it from its gate). */
-const struct proto *ktls_ulp_proto(const struct sock *sk, u8 tx_conf,
-				   u8 rx_conf)
-{
-	return &ktls_family_of(sk)->protos[tx_conf][rx_conf];
-}
-
-const struct proto_ops *ktls_ulp_proto_ops(const struct sock *sk,
-					   u8 tx_conf, u8 rx_conf)
-{
-	return &ktls_family_of(sk)->ops[tx_conf][rx_conf];
 }
 
 static int ktls_ulp_init(struct sock *sk)
@@ -333,7 +435,7 @@ static int ktls_ulp_init(struct sock *sk)
 	ctx->sk_data_ready = sk->sk_data_ready;
 	ctx->sk_write_space = sk->sk_write_space;
 	rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, ctx);
-	ktls_update_sk_prot(sk, ctx);
+	__ktls_switch_proto(sk, ctx);
 	write_unlock_bh(&sk->sk_callback_lock);
 	return 0;
 }
