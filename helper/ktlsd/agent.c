@@ -83,6 +83,9 @@ struct slot {
 };
 
 static struct slot slots[KTLSD_MAX_CHILDREN];
+/* Children the parent killed after their DONE, until reaped: their end is
+ * no failure.  0 = free. */
+static int ended[KTLSD_MAX_CHILDREN];
 
 struct exchange {
 	struct request *req;		/* ACCEPT: filled from the reply */
@@ -256,14 +259,21 @@ void agent_slot_forked(int slot, int pid)
 		s->pid = pid;
 }
 
-void agent_reaped(int pid)
+bool agent_reaped(int pid)
 {
+	bool after_done = false;
 	int i;
 
 	/* Its pid may be reused from now on: never kill() it. */
-	for (i = 0; i < KTLSD_MAX_CHILDREN; i++)
+	for (i = 0; i < KTLSD_MAX_CHILDREN; i++) {
 		if (slots[i].nl && slots[i].pid == pid)
 			slots[i].pid = 0;
+		if (ended[i] == pid) {
+			ended[i] = 0;
+			after_done = true;
+		}
+	}
+	return after_done;
 }
 
 bool agent_busy(void)
@@ -461,8 +471,14 @@ static int slot_read(int i)
 	 * still holds the application's socket, now with its keys in ktls.
 	 * It is not trusted to let go by itself: it ends now, and its
 	 * descriptor with it.  (Not reaped yet, so the pid is still its.) */
-	if (s->pid > 0)
-		kill(s->pid, SIGKILL);
+	if (s->pid > 0 && !kill(s->pid, SIGKILL)) {
+		int j;
+
+		for (j = 0; j < KTLSD_MAX_CHILDREN && ended[j]; j++)
+			;
+		if (j < KTLSD_MAX_CHILDREN)	/* one per slot: always */
+			ended[j] = s->pid;
+	}
 	slot_close(i);
 	return -1;
 }

@@ -150,13 +150,15 @@ struct result {
  * socket and result channel (-1: none; log line written); after it,
  * agent_slot_forked() (pid < 0: fork failed).  agent_pollfds() lists the
  * result channels to poll, agent_poll_done() reads them and sends DONE.
- * agent_reaped(): a child was reaped (its pid may be reused).
+ * agent_reaped(): a child was reaped (its pid may be reused); true when
+ * the parent killed it after its request's DONE, as it does every child
+ * that reported (its end is then no failure).
  * agent_busy(): a child's result is still awaited.
  */
 struct pollfd;
 int agent_slot_open(void);
 void agent_slot_forked(int slot, int pid);
-void agent_reaped(int pid);
+bool agent_reaped(int pid);
 bool agent_busy(void);
 int agent_pollfds(struct pollfd *p, int max);
 void agent_poll_done(const struct pollfd *p, int n);
