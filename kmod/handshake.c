@@ -61,6 +61,7 @@
 #include <linux/sockptr.h>
 #include <linux/sched.h>
 #include <linux/pid.h>
+#include <linux/cred.h>
 #include <net/tcp.h>
 #include <net/netns/generic.h>
 
@@ -143,6 +144,9 @@ bool ktls_hs_may_io(const struct sock *sk)
 static void ktls_hs_free(struct ktls_hs_req *req)
 {
 	put_pid(req->agent);
+	put_pid(req->requester);
+	if (req->groups)
+		put_group_info(req->groups);
 	if (req->sk)		/* not when submission failed early */
 		sock_put(req->sk);
 	kfree_rcu(req, rcu);
@@ -420,6 +424,8 @@ static struct ktls_hs_req *ktls_hs_alloc(u32 role, u32 timeout_ms,
 		kfree(req);
 		return ERR_PTR(-EINVAL);
 	}
+	req->uid = INVALID_UID;		/* until ktls_hs_set_requester() */
+	req->gid = INVALID_GID;
 	refcount_set(&req->ref, 1);
 	INIT_LIST_HEAD(&req->node);
 	INIT_DELAYED_WORK(&req->timeout, ktls_hs_timeout);
@@ -429,6 +435,21 @@ static struct ktls_hs_req *ktls_hs_alloc(u32 role, u32 timeout_ms,
 	req->role = role;
 	req->timeout_ms = timeout_ms ?: KTLS_HS_TIMEOUT_DEFAULT_MS;
 	return req;
+}
+
+/*
+ * Record who asks: the file-system ids of @cred (the ids the kernel checks
+ * file access with, so that a setfsuid() server asks as the user it
+ * serves) and @tgid, when the request comes from a process.  The agent
+ * gets them mapped into its own user and pid namespaces at ACCEPT.
+ */
+static void ktls_hs_set_requester(struct ktls_hs_req *req,
+				  const struct cred *cred, struct pid *tgid)
+{
+	req->uid = cred->fsuid;
+	req->gid = cred->fsgid;
+	req->groups = get_group_info(cred->group_info);
+	req->requester = get_pid(tgid);
 }
 
 /* Is @sk a TCP socket with this module's ULP attached?  Socket locked. */
@@ -577,6 +598,7 @@ int ktls_hs_setsockopt(struct sock *sk, sockptr_t optval,
 		err = PTR_ERR(req);
 		goto out;
 	}
+	ktls_hs_set_requester(req, current_cred(), task_tgid(current));
 
 	nonblock = sk->sk_socket && sk->sk_socket->file &&
 		   (sk->sk_socket->file->f_flags & O_NONBLOCK);
@@ -789,6 +811,10 @@ int ktls_handshake_start(struct socket *sock,
 			    params->alpn);
 	if (IS_ERR(req))
 		return PTR_ERR(req);
+	/* No process asks: the socket's opener does (its file is required,
+	 * ktls_hs_submit() checks).  No pid. */
+	if (sock->file)
+		ktls_hs_set_requester(req, sock->file->f_cred, NULL);
 	req->done_cb = params->done;
 	req->data = params->data;
 	req->notify = true;

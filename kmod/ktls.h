@@ -473,6 +473,14 @@ struct ktls_hs_req {
 	char server_name[KTLS_HS_NAME_MAX];
 	char profile[KTLS_HS_PROFILE_MAX];
 	char alpn[KTLS_HS_NAME_MAX];
+	/* Who asked, in the kernel's own ids (mapped for the agent at
+	 * ACCEPT, netlink.c): the requester's fsuid, fsgid and
+	 * supplementary groups (held), and its thread group (held; NULL for
+	 * ktls_handshake_start(), where the caller is no process). */
+	kuid_t uid;
+	kgid_t gid;
+	struct group_info *groups;
+	struct pid *requester;
 	void (*done_cb)(void *data, int status,
 			const struct ktls_handshake_result *result);
 	void *data;

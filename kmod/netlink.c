@@ -15,6 +15,8 @@
 #include <linux/fdtable.h>
 #include <linux/netlink.h>
 #include <linux/slab.h>
+#include <linux/cred.h>
+#include <linux/user_namespace.h>
 #include <net/genetlink.h>
 
 #include "ktls.h"
@@ -52,6 +54,12 @@ static const struct nla_policy ktls_nl_done_policy[KTLS_A_MAX + 1] = {
 	[KTLS_A_PEER]		= { .type = NLA_NUL_STRING,
 				    .len = KTLS_HS_NAME_MAX - 1 },
 	[KTLS_A_RESUMED]	= { .type = NLA_FLAG },
+	/* Who asked: the kernel tells, the agent never does. */
+	[KTLS_A_UID]		= { .type = NLA_REJECT },
+	[KTLS_A_GID]		= { .type = NLA_REJECT },
+	[KTLS_A_GROUPS]		= { .type = NLA_REJECT },
+	[KTLS_A_PID]		= { .type = NLA_REJECT },
+	[KTLS_A_NETNS]		= { .type = NLA_REJECT },
 };
 
 static struct genl_family ktls_nl_family;
@@ -59,6 +67,54 @@ static struct genl_family ktls_nl_family;
 static int ktls_nl_put_str(struct sk_buff *msg, int type, const char *s)
 {
 	return s[0] ? nla_put_string(msg, type, s) : 0;
+}
+
+/*
+ * The requester's ids, as the accepting process (current: the agent) sees
+ * them; see "Who asked" in uapi/ktls_netlink.h.
+ */
+static int ktls_nl_put_requester(struct sk_buff *msg,
+				 const struct ktls_hs_req *req)
+{
+	struct user_namespace *ns = current_user_ns();
+	const struct group_info *gi = req->groups;
+	struct nlattr *nla;
+	u32 *ids;
+	int i, n = 0;
+	pid_t pid;
+
+	if (nla_put_u32(msg, KTLS_A_UID, uid_valid(req->uid) ?
+			from_kuid(ns, req->uid) : KTLS_HS_ID_UNMAPPED) ||
+	    nla_put_u32(msg, KTLS_A_GID, gid_valid(req->gid) ?
+			from_kgid(ns, req->gid) : KTLS_HS_ID_UNMAPPED) ||
+	    nla_put_u32(msg, KTLS_A_NETNS, sock_net(req->sk)->ns.inum))
+		return -EMSGSIZE;
+	/* pid_vnr(): 0 when the requester is not in our pid namespace. */
+	pid = req->requester ? pid_vnr(req->requester) : 0;
+	if (pid && nla_put_u32(msg, KTLS_A_PID, pid))
+		return -EMSGSIZE;
+	if (!gi)
+		return 0;
+	/* The kernel keeps them sorted; unmapped ones are left out.  Count
+	 * first, so that the attribute has its exact size. */
+	for (i = 0; i < gi->ngroups && n < KTLS_HS_GROUPS_MAX; i++)
+		if (from_kgid(ns, gi->gid[i]) != (gid_t)-1)
+			n++;
+	if (!n)
+		return 0;
+	nla = nla_reserve(msg, KTLS_A_GROUPS, n * sizeof(u32));
+	if (!nla)
+		return -EMSGSIZE;
+	ids = nla_data(nla);
+	for (i = 0; n; i++) {
+		gid_t gid = from_kgid(ns, gi->gid[i]);
+
+		if (gid != (gid_t)-1) {
+			*ids++ = gid;
+			n--;
+		}
+	}
+	return 0;
 }
 
 static int ktls_nl_accept(struct sk_buff *skb, struct genl_info *info)
@@ -96,7 +152,8 @@ static int ktls_nl_accept(struct sk_buff *skb, struct genl_info *info)
 	    nla_put_u32(msg, KTLS_A_TIMEOUT_MS, ktls_hs_time_left(req)) ||
 	    ktls_nl_put_str(msg, KTLS_A_SERVER_NAME, req->server_name) ||
 	    ktls_nl_put_str(msg, KTLS_A_PROFILE, req->profile) ||
-	    ktls_nl_put_str(msg, KTLS_A_ALPN, req->alpn))
+	    ktls_nl_put_str(msg, KTLS_A_ALPN, req->alpn) ||
+	    ktls_nl_put_requester(msg, req))
 		goto err_fd;
 	genlmsg_end(msg, hdr);
 	fput(file);

@@ -106,7 +106,12 @@
  *			  KTLS_A_ID, KTLS_A_FD, KTLS_A_ROLE, KTLS_A_TIMEOUT_MS
  *			  (what is left of the timeout), and when the requester
  *			  gave them KTLS_A_SERVER_NAME, KTLS_A_PROFILE,
- *			  KTLS_A_ALPN.
+ *			  KTLS_A_ALPN; then who asked: KTLS_A_UID, KTLS_A_GID,
+ *			  KTLS_A_GROUPS, KTLS_A_NETNS, and KTLS_A_PID when
+ *			  the requester is a process the agent can see.
+ *			The agent decides with these whether the requester
+ *			may use the profile it names (ktlsd.conf(5):
+ *			allow_users, allow_groups); the kernel does not.
  *			From then on the caller's process is the request's
  *			agent: it alone may read and write the socket, and the
  *			request fails with ECONNABORTED if the netlink socket
@@ -154,6 +159,31 @@
  *   KTLS_A_CIPHER	u16: TLS_CIPHER_*
  *   KTLS_A_PEER	NUL-terminated string, at most 255 bytes
  *   KTLS_A_RESUMED	flag
+ *   KTLS_A_UID		u32 (reply only): the requester's fsuid
+ *   KTLS_A_GID		u32 (reply only): the requester's fsgid
+ *   KTLS_A_GROUPS	binary (reply only): its supplementary groups, an
+ *			array of u32 in ascending order, at most
+ *			KTLS_HS_GROUPS_MAX (the lowest ones when it has more;
+ *			absent when it has none)
+ *   KTLS_A_PID		u32 (reply only): the requester's process (thread
+ *			group) id
+ *   KTLS_A_NETNS	u32 (reply only): the inode number of the network
+ *			namespace of the socket (what stat(2) shows for
+ *			/proc/PID/ns/net); always the agent's own, since an
+ *			agent accepts only its namespace's requests
+ *
+ * Who asked.  The ids are taken when the request is submitted: for
+ * setsockopt(KTLS_HANDSHAKE), the calling thread's file-system uid and gid
+ * (what the kernel checks file access with: the effective ids unless the
+ * caller used setfsuid(2)) and supplementary groups, and its thread group;
+ * for ktls_handshake_start() from a kernel module, the credentials of
+ * whoever opened the socket's file (f_cred), and no KTLS_A_PID.  They are
+ * mapped at ACCEPT into the user and pid namespaces of the process that
+ * sends ACCEPT (as SCM_CREDENTIALS are for a receiver): a uid or gid with
+ * no mapping there is KTLS_HS_ID_UNMAPPED, an unmapped group is left out
+ * of KTLS_A_GROUPS, and a requester outside the agent's pid namespace
+ * (or none) gets no KTLS_A_PID.  None of these may be sent by an agent:
+ * ACCEPT takes no attribute and DONE rejects them (EINVAL).
  */
 #ifndef _UAPI_KTLS_NETLINK_H
 #define _UAPI_KTLS_NETLINK_H
@@ -187,6 +217,11 @@ enum {
 	KTLS_A_CIPHER,
 	KTLS_A_PEER,
 	KTLS_A_RESUMED,
+	KTLS_A_UID,
+	KTLS_A_GID,
+	KTLS_A_GROUPS,
+	KTLS_A_PID,
+	KTLS_A_NETNS,
 	__KTLS_A_MAX,
 };
 #define KTLS_A_MAX		(__KTLS_A_MAX - 1)
@@ -200,6 +235,8 @@ enum {
 
 #define KTLS_HS_NAME_MAX	256	/* server name, ALPN, peer: with NUL */
 #define KTLS_HS_PROFILE_MAX	64	/* profile name, with NUL */
+#define KTLS_HS_GROUPS_MAX	256	/* supplementary groups in ACCEPT */
+#define KTLS_HS_ID_UNMAPPED	0xffffffffU	/* uid/gid with no mapping */
 #define KTLS_HS_TIMEOUT_DEFAULT_MS	30000
 #define KTLS_HS_TIMEOUT_MAX_MS		600000
 

@@ -114,6 +114,9 @@ struct slot {
 };
 
 static struct slot slots[KTLSD_MAX_CHILDREN];
+/* Children the parent killed after their DONE, until reaped: their end is
+ * no failure.  0 = free. */
+static int ended[KTLSD_MAX_CHILDREN];
 
 static uint64_t now_ms(void)
 {
@@ -146,6 +149,23 @@ static int on_valid(struct nl_msg *msg, void *arg)
 		nla_strlcpy(r->profile, a[KTLS_A_PROFILE], sizeof(r->profile));
 	if (a[KTLS_A_ALPN])
 		nla_strlcpy(r->alpn, a[KTLS_A_ALPN], sizeof(r->alpn));
+	/* Who asked.  A module too old to say is "nobody we know": only
+	 * profiles open to everyone serve it. */
+	r->uid = a[KTLS_A_UID] ? nla_get_u32(a[KTLS_A_UID]) :
+		 KTLS_HS_ID_UNMAPPED;
+	r->gid = a[KTLS_A_GID] ? nla_get_u32(a[KTLS_A_GID]) :
+		 KTLS_HS_ID_UNMAPPED;
+	r->pid = a[KTLS_A_PID] ? nla_get_u32(a[KTLS_A_PID]) : 0;
+	r->netns = a[KTLS_A_NETNS] ? nla_get_u32(a[KTLS_A_NETNS]) : 0;
+	r->ngroups = 0;
+	if (a[KTLS_A_GROUPS]) {
+		int len = nla_len(a[KTLS_A_GROUPS]);
+
+		if (len % 4 || len > (int)sizeof(r->groups))
+			return NL_SKIP;		/* got_reply stays false */
+		r->ngroups = len / 4;
+		memcpy(r->groups, nla_data(a[KTLS_A_GROUPS]), len);
+	}
 	x->got_reply = true;
 	return NL_OK;
 }
@@ -274,14 +294,21 @@ void agent_slot_forked(int slot, int pid)
 	s->deadline = now_ms() + KTLS_HS_TIMEOUT_MAX_MS + WATCHDOG_GRACE_MS;
 }
 
-void agent_reaped(int pid)
+bool agent_reaped(int pid)
 {
+	bool after_done = false;
 	int i;
 
 	/* Its pid may be reused from now on: never kill() it. */
-	for (i = 0; i < KTLSD_MAX_CHILDREN; i++)
+	for (i = 0; i < KTLSD_MAX_CHILDREN; i++) {
 		if (slots[i].nl && slots[i].pid == pid)
 			slots[i].pid = 0;
+		if (ended[i] == pid) {
+			ended[i] = 0;
+			after_done = true;
+		}
+	}
+	return after_done;
 }
 
 bool agent_busy(void)
@@ -495,6 +522,7 @@ static int slot_read(int i)
 	const char *why;
 	char what[64];
 	ssize_t n;
+	int pid;
 
 	n = recv(s->fd, &m, sizeof(m), MSG_DONTWAIT | MSG_TRUNC);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -532,7 +560,22 @@ static int slot_read(int i)
 		nl_socket_set_nonblocking(s->nl);
 		return 1;
 	}
+	pid = s->pid;
 	report(i, m.status, &m);
+	/* The request is finished; the child has nothing left to do, but it
+	 * still holds the application's socket, now with its keys in ktls.
+	 * It is not trusted to let go by itself: it ends now, and its
+	 * descriptor with it.  (Not reaped yet, so the pid is still its.)
+	 * DONE went through the kernel's handler when it was sent; the slot
+	 * stays for the kernel's answer (answer_read). */
+	if (pid > 0 && !kill(pid, SIGKILL)) {
+		int j;
+
+		for (j = 0; j < KTLSD_MAX_CHILDREN && ended[j]; j++)
+			;
+		if (j < KTLSD_MAX_CHILDREN)	/* one per slot: always */
+			ended[j] = pid;
+	}
 	return -1;
 }
 
@@ -642,8 +685,48 @@ static int child_send(int fd, const struct agent_msg *m)
 	return 0;
 }
 
-int agent_child(const struct config *cfg, int slot)
+/*
+ * May this request run at all?  0, or the errno it fails with; the log
+ * line says why.  @pr: its profile, when there is one.
+ */
+static int admit(const struct config *cfg, const struct request *req,
+		 const struct profile **prp)
 {
+	const struct profile *pr = config_profile(cfg, req->profile);
+	const char *name = req->profile[0] ? req->profile : "default";
+	char who[64];
+
+	*prp = pr;
+	if (req->pid)
+		snprintf(who, sizeof(who), "uid %u (pid %u)", req->uid,
+			 req->pid);
+	else
+		snprintf(who, sizeof(who), "uid %u", req->uid);
+	if (!pr) {
+		log_err("request %u from %s: no profile '%s' in the configuration",
+			req->id, who, name);
+		return ENOENT;
+	}
+	if (!config_allows(pr, req->uid, req->gid, req->groups,
+			   req->ngroups)) {
+		log_err("request %u: profile %s refused to %s gid %u: not in its allow_users or allow_groups%s; failing with EACCES",
+			req->id, name, who, req->gid,
+			pr->allow_set ? "" :
+			" (none given: a profile with a private key or PSK serves root only)");
+		return EACCES;
+	}
+	if (req->role == KTLS_ROLE_CLIENT && !req->server_name[0] &&
+	    pr->require_server_name) {
+		log_err("request %u (client, profile %s) from %s: no server name, so the server's certificate could not be checked against one; failing with EDESTADDRREQ (set require_server_name = no in the profile to allow it)",
+			req->id, name, who);
+		return EDESTADDRREQ;
+	}
+	return 0;
+}
+
+int agent_child(struct config *cfg, int slot)
+{
+	const struct profile *pr;
 	struct slot *me = &slots[slot];
 	struct request req = { .fd = -1 };
 	struct exchange x = { .req = &req };
@@ -677,10 +760,11 @@ int agent_child(const struct config *cfg, int slot)
 		close(chan);
 		return 1;
 	}
-	log_debug("request %u: %s, fd %d, server '%s', profile '%s', alpn '%s', %u ms",
+	log_debug("request %u: %s, fd %d, server '%s', profile '%s', alpn '%s', %u ms, uid %u gid %u, %d groups, pid %u, netns %u",
 		  req.id, req.role == KTLS_ROLE_CLIENT ? "client" : "server",
 		  req.fd, req.server_name, req.profile, req.alpn,
-		  req.timeout_ms);
+		  req.timeout_ms, req.uid, req.gid, req.ngroups, req.pid,
+		  req.netns);
 	memset(&m, 0, sizeof(m));
 	m.type = AGENT_MSG_ACCEPTED;
 	m.id = req.id;
@@ -696,9 +780,14 @@ int agent_child(const struct config *cfg, int slot)
 	/* The peer's bytes get parsed from here on: no capability, and
 	 * seccomp, first. */
 	memset(&res, 0, sizeof(res));
-	if (drop_capabilities() || sandbox_enter(cfg))
+	res.status = admit(cfg, &req, &pr);
+	/* Only this profile's secrets stay; none at all for a refusal. */
+	config_keep_only(cfg, res.status ? NULL : pr);
+	if (resume_child_profile(res.status ? NULL : pr) && !res.status)
+		res.status = EPROTO;
+	if (!res.status && (drop_capabilities() || sandbox_enter(cfg)))
 		res.status = EPERM;
-	else
+	if (!res.status)
 		tls_handshake(cfg, &req, &res);
 
 	memset(&m, 0, sizeof(m));

@@ -25,12 +25,24 @@
  *   resumption    yes (default): client caches tickets, server issues
  *                 them; no: neither
  *   verify        client: yes (default) checks the server's certificate
- *                 and name; no accepts any (tests only)
+ *                 and name; no accepts any (tests only), and then no
+ *                 peer identity is reported
+ *   require_server_name  client: yes (default) refuses a request without
+ *                 a server name (EDESTADDRREQ); no lets it through
+ *   allow_users   who may use the profile: user names, numeric uids, or
+ *                 "*" for everyone; lines add up
+ *   allow_groups  the same for groups (the requester's group or one of
+ *                 its supplementary groups)
+ *                 Without either: root only for a profile holding a
+ *                 private key or a PSK, everyone for the others.  uid 0
+ *                 may always (it can read the keys anyway).
  * A request naming no profile uses "default".  Every error names the file
  * and the line.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +52,7 @@
 #include <gnutls/x509.h>
 
 #include "ktlsd.h"
+#include "ktls_netlink.h"
 
 struct cipher_name {
 	const char *conf;
@@ -205,6 +218,91 @@ static int open_profile(struct parse *p, struct config *cfg, char *hdr)
 	strcpy(p->cur->trust, "system");
 	p->cur->verify = true;
 	p->cur->resumption = true;
+	p->cur->require_server_name = true;
+	return 0;
+}
+
+/* A uid or gid written as a number: decimal digits only, and never
+ * KTLS_HS_ID_UNMAPPED, which stands for "no id". */
+static bool numeric_id(const char *s, uint32_t *out)
+{
+	unsigned long long n = 0;
+
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (!isdigit((unsigned char)*s))
+			return false;
+		n = n * 10 + (*s - '0');
+		if (n >= 0xffffffffULL)
+			return false;
+	}
+	*out = n;
+	return true;
+}
+
+/* allow_users / allow_groups: names or numbers, separated by spaces or
+ * commas; each name must exist now. */
+static int parse_allow(struct parse *p, const char *v, bool users)
+{
+	struct profile *pr = p->cur;
+	const char *what = users ? "allow_users" : "allow_groups";
+	uint32_t *ids = users ? pr->allow_uid : pr->allow_gid;
+	int *n = users ? &pr->nallow_uid : &pr->nallow_gid;
+	char buf[1024], *tok, *save;
+	uint32_t id;
+
+	if (strlen(v) >= sizeof(buf)) {
+		log_err("%s:%d: %s: value too long", p->path, p->line, what);
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", v);
+	tok = strtok_r(buf, " \t,", &save);
+	if (!tok) {
+		log_err("%s:%d: %s: empty list (name the %s, or leave the line out)",
+			p->path, p->line, what, users ? "users" : "groups");
+		return -1;
+	}
+	pr->allow_set = true;
+	for (; tok; tok = strtok_r(NULL, " \t,", &save)) {
+		if (users && !strcmp(tok, "*")) {
+			pr->allow_any = true;
+			continue;
+		}
+		if (isdigit((unsigned char)tok[0])) {
+			if (!numeric_id(tok, &id)) {
+				log_err("%s:%d: %s: '%s' is not a %s id (0 to 4294967294)",
+					p->path, p->line, what, tok,
+					users ? "user" : "group");
+				return -1;
+			}
+		} else if (users) {
+			struct passwd *pw = getpwnam(tok);
+
+			if (!pw) {
+				log_err("%s:%d: allow_users: no user '%s'",
+					p->path, p->line, tok);
+				return -1;
+			}
+			id = pw->pw_uid;
+		} else {
+			struct group *gr = getgrnam(tok);
+
+			if (!gr) {
+				log_err("%s:%d: allow_groups: no group '%s'",
+					p->path, p->line, tok);
+				return -1;
+			}
+			id = gr->gr_gid;
+		}
+		if (*n == KTLSD_MAX_ALLOW) {
+			log_err("%s:%d: %s: more than %d entries in profile %s",
+				p->path, p->line, what, KTLSD_MAX_ALLOW,
+				pr->name);
+			return -1;
+		}
+		ids[(*n)++] = id;
+	}
 	return 0;
 }
 
@@ -303,6 +401,10 @@ static int set_key(struct parse *p, struct config *cfg, const char *k,
 		return copy(p, pr->alpn, sizeof(pr->alpn), v);
 	if (!strcmp(k, "verify"))
 		return parse_bool(p, v, &pr->verify);
+	if (!strcmp(k, "require_server_name"))
+		return parse_bool(p, v, &pr->require_server_name);
+	if (!strcmp(k, "allow_users") || !strcmp(k, "allow_groups"))
+		return parse_allow(p, v, k[6] == 'u');
 	if (!strcmp(k, "resumption"))
 		return parse_bool(p, v, &pr->resumption);
 	if (!strcmp(k, "client_auth")) {
@@ -553,6 +655,7 @@ static void psk_wipe(struct profile *pr)
 static int read_psk_file(struct profile *pr)
 {
 	char line[KTLSD_PSK_ID_MAX + 2 * KTLSD_PSK_KEY_MAX + 8];
+	static char iobuf[4096];
 	struct psk_entry e, *grown;
 	struct stat st;
 	int lineno = 0, ret = -1, i;
@@ -564,6 +667,9 @@ static int read_psk_file(struct profile *pr)
 			  pr->psk_file);
 		return -1;
 	}
+	/* stdio's own buffer would keep the keys, in hex, in freed memory:
+	 * ours is wiped below. */
+	setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
 	if (fstat(fileno(f), &st)) {
 		log_errno("profile %s: psk_file %s", pr->name, pr->psk_file);
 		goto out;
@@ -628,6 +734,7 @@ out:
 	explicit_bzero(line, sizeof(line));
 	explicit_bzero(&e, sizeof(e));
 	fclose(f);
+	explicit_bzero(iobuf, sizeof(iobuf));
 	return ret;
 }
 
@@ -729,26 +836,74 @@ gerr:
 	return -1;
 }
 
+/* The secrets of @pr: its certificate credentials (private keys), its
+ * PSK credentials and table; GnuTLS wipes its own copies when freeing. */
+static void profile_free_secrets(struct profile *pr)
+{
+	if (pr->cred)
+		gnutls_certificate_free_credentials(pr->cred);
+	pr->cred = NULL;
+	/* Our table is wiped here; the client credentials hold GnuTLS's own
+	 * copy of one key until this free. */
+	if (pr->psk_client)
+		gnutls_psk_free_client_credentials(pr->psk_client);
+	pr->psk_client = NULL;
+	if (pr->psk_server)
+		gnutls_psk_free_server_credentials(pr->psk_server);
+	pr->psk_server = NULL;
+	psk_wipe(pr);
+}
+
 void config_free(struct config *cfg)
 {
 	int i;
 
-	for (i = 0; i < cfg->nprofiles; i++) {
-		struct profile *pr = &cfg->profiles[i];
+	for (i = 0; i < cfg->nprofiles; i++)
+		profile_free_secrets(&cfg->profiles[i]);
+}
 
-		if (pr->cred)
-			gnutls_certificate_free_credentials(pr->cred);
-		pr->cred = NULL;
-		/* Our table is wiped here; the client credentials hold
-		 * GnuTLS's own copy of one key until this free. */
-		if (pr->psk_client)
-			gnutls_psk_free_client_credentials(pr->psk_client);
-		pr->psk_client = NULL;
-		if (pr->psk_server)
-			gnutls_psk_free_server_credentials(pr->psk_server);
-		pr->psk_server = NULL;
-		psk_wipe(pr);
-	}
+/*
+ * A handshake child needs the secrets of its request's profile only: a
+ * child that the peer's bytes take over must not find the host's other
+ * keys, PSKs or (resume.c) ticket keys in its memory.
+ */
+void config_keep_only(struct config *cfg, const struct profile *keep)
+{
+	int i;
+
+	for (i = 0; i < cfg->nprofiles; i++)
+		if (&cfg->profiles[i] != keep)
+			profile_free_secrets(&cfg->profiles[i]);
+}
+
+static bool id_in(uint32_t id, const uint32_t *list, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (list[i] == id)
+			return true;
+	return false;
+}
+
+bool config_allows(const struct profile *pr, uint32_t uid, uint32_t gid,
+		   const uint32_t *groups, int ngroups)
+{
+	int i;
+
+	if (uid == 0)
+		return true;
+	if (!pr->allow_set)
+		return !pr->nkey && !pr->psk_file[0];
+	if (pr->allow_any || id_in(uid, pr->allow_uid, pr->nallow_uid))
+		return true;
+	if (gid != KTLS_HS_ID_UNMAPPED &&
+	    id_in(gid, pr->allow_gid, pr->nallow_gid))
+		return true;
+	for (i = 0; i < ngroups; i++)
+		if (id_in(groups[i], pr->allow_gid, pr->nallow_gid))
+			return true;
+	return false;
 }
 
 const struct profile *config_profile(const struct config *cfg,

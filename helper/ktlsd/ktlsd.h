@@ -32,6 +32,7 @@
 #define KTLSD_PSK_ID_MAX	128	/* bytes of a PSK identity */
 #define KTLSD_PSK_KEY_MAX	64	/* bytes of a PSK */
 #define KTLSD_MAX_CHILDREN	4096	/* the most max_children allows */
+#define KTLSD_MAX_ALLOW		64	/* users, groups in one allow list */
 
 /* log.c */
 void log_init(bool to_stderr, bool debug);
@@ -77,6 +78,17 @@ struct profile {
 	char crl[KTLSD_PATH_MAX];	/* PEM CRLs; "" = none */
 	char psk_file[KTLSD_PATH_MAX];	/* "identity:hexkey" lines */
 	char psk_identity[KTLSD_PSK_ID_MAX + 1];	/* client role */
+	/* Who may use the profile (allow_users, allow_groups).  Without
+	 * either line: root only when the profile holds a private key or a
+	 * PSK, else everyone.  uid 0 always may. */
+	bool allow_set;			/* either line was given */
+	bool allow_any;			/* allow_users = * */
+	int nallow_uid, nallow_gid;
+	uint32_t allow_uid[KTLSD_MAX_ALLOW];
+	uint32_t allow_gid[KTLSD_MAX_ALLOW];
+	/* client: a request without a server name is refused (the
+	 * certificate's name could not be checked) unless this is off */
+	bool require_server_name;
 	/* Loaded from psk_file by config_load_credentials(); the keys are
 	 * wiped by config_free(). */
 	struct psk_entry *psk;
@@ -99,6 +111,12 @@ int config_load_credentials(struct config *cfg);
 void config_free(struct config *cfg);
 const struct profile *config_profile(const struct config *cfg,
 				     const char *name);
+/* May the requester with these ids use @pr? */
+bool config_allows(const struct profile *pr, uint32_t uid, uint32_t gid,
+		   const uint32_t *groups, int ngroups);
+/* Child: free and wipe the secrets of every profile but @keep (NULL:
+ * all). */
+void config_keep_only(struct config *cfg, const struct profile *keep);
 
 /* agent.c */
 struct request {
@@ -109,6 +127,13 @@ struct request {
 	char server_name[256];
 	char profile[64];
 	char alpn[256];
+	/* Who asked (ACCEPT's KTLS_A_UID ...), in our namespaces.  A
+	 * module that sends none leaves them KTLS_HS_ID_UNMAPPED. */
+	uint32_t uid, gid;
+	uint32_t groups[256];		/* KTLS_HS_GROUPS_MAX */
+	int ngroups;
+	uint32_t pid;			/* 0: not known */
+	uint32_t netns;			/* 0: not known */
 };
 
 struct result {
@@ -125,7 +150,9 @@ struct result {
  * socket and result channel (-1: none; log line written); after it,
  * agent_slot_forked() (pid < 0: fork failed).  agent_pollfds() lists the
  * result channels to poll, agent_poll_done() reads them and sends DONE.
- * agent_reaped(): a child was reaped (its pid may be reused).
+ * agent_reaped(): a child was reaped (its pid may be reused); true when
+ * the parent killed it after its request's DONE, as it does every child
+ * that reported (its end is then no failure).
  * agent_busy(): a child's result, or the kernel's answer to a DONE, is
  * still awaited.  agent_watchdog(): kills children past their request's
  * deadline; returns the milliseconds until the next deadline (-1: none),
@@ -134,14 +161,14 @@ struct result {
 struct pollfd;
 int agent_slot_open(void);
 void agent_slot_forked(int slot, int pid);
-void agent_reaped(int pid);
+bool agent_reaped(int pid);
 bool agent_busy(void);
 int agent_watchdog(void);
 int agent_pollfds(struct pollfd *p, int max);
 void agent_poll_done(const struct pollfd *p, int n);
 /* Child: accept one request, drop every capability, handshake, send the
  * result to the parent.  Returns the exit status for the child. */
-int agent_child(const struct config *cfg, int slot);
+int agent_child(struct config *cfg, int slot);
 
 /* resume.c: the parent's session cache and ticket key; children reach
  * the cache over a channel made before fork(). */
@@ -161,6 +188,9 @@ void resume_store(const struct request *req, const char *profile,
 		  const gnutls_datum_t *data);
 const gnutls_datum_t *resume_ticket_key(void);
 const gnutls_datum_t *resume_prev_ticket_key(const struct config *cfg);
+/* Child: the ticket keys become @pr's own (derived from the parent's and
+ * the profile's identity); NULL wipes them. */
+int resume_child_profile(const struct profile *pr);
 
 /* tls.c */
 int tls_handshake(const struct config *cfg, const struct request *req,

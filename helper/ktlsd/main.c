@@ -231,8 +231,11 @@ static void reap(void)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		nchildren--;
-		agent_reaped(pid);
-		if (WIFSIGNALED(status))
+		if (agent_reaped(pid) && WIFSIGNALED(status) &&
+		    WTERMSIG(status) == SIGKILL)
+			log_debug("handshake child %d ended after its request's DONE",
+				  (int)pid);
+		else if (WIFSIGNALED(status))
 			log_err("handshake child %d killed by signal %d; its request failed",
 				(int)pid, WTERMSIG(status));
 		else if (WEXITSTATUS(status))

@@ -48,6 +48,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <gnutls/crypto.h>
+
 #include "ktlsd.h"
 
 #ifndef MADV_WIPEONFORK
@@ -561,22 +563,91 @@ out:
 void resume_store(const struct request *req, const char *profile,
 		  const gnutls_datum_t *data)
 {
-	struct msg_hdr put = { .type = MSG_PUT, .len = data->size };
-	struct iovec iov[2] = {
-		{ .iov_base = &put, .iov_len = sizeof(put) },
-		{ .iov_base = data->data, .iov_len = data->size },
-	};
-	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
+	/* One flat message for send(): the sandbox allows no sendmsg. */
+	static union {
+		struct msg_hdr h;
+		unsigned char raw[sizeof(struct msg_hdr) + RESUME_DATA_MAX];
+	} buf;
+	size_t len = sizeof(buf.h) + data->size;
 
-	if (child_fd < 0 || make_key(req, profile, &put.key))
+	if (child_fd < 0)
 		return;
 	if (data->size > RESUME_DATA_MAX) {
 		log_warn("request %u: session of %u bytes is too large for the cache (%d)",
 			 req->id, data->size, RESUME_DATA_MAX);
 		return;
 	}
-	if (sendmsg(child_fd, &m, MSG_NOSIGNAL) < 0)
+	memset(&buf.h, 0, sizeof(buf.h));
+	if (make_key(req, profile, &buf.h.key))
+		return;
+	buf.h.type = MSG_PUT;
+	buf.h.len = data->size;
+	memcpy(buf.raw + sizeof(buf.h), data->data, data->size);
+	if (send(child_fd, &buf, len, MSG_NOSIGNAL) != (ssize_t)len)
 		log_errno("request %u: session cache: storing", req->id);
+	explicit_bzero(&buf, len);
+}
+
+/*
+ * @pr's own key from a master key @k, in place: HKDF-SHA512 (RFC 5869),
+ * extracted with a fixed salt, expanded with the profile's identity: its
+ * name and what decides whom it trusts (trust store, CRL, client_auth,
+ * verify).  So a ticket made under one profile, or before that profile's
+ * trust settings changed, never decrypts under another, and a resumed
+ * session can only carry what its own profile verified.
+ */
+static int derive_profile_key(gnutls_datum_t *k, const struct profile *pr)
+{
+	static const char salt_s[] = "ktlsd session ticket key v1";
+	gnutls_datum_t salt = { (unsigned char *)salt_s, sizeof(salt_s) - 1 };
+	unsigned char prk[64], out[64];
+	char info_s[3 * KTLSD_PATH_MAX + KTLSD_NAME_MAX + 32];
+	gnutls_datum_t prk_d = { prk, sizeof(prk) }, info;
+	int n, ret;
+
+	if (!k->data)
+		return 0;
+	if (k->size != sizeof(out))
+		return GNUTLS_E_INVALID_REQUEST;
+	n = snprintf(info_s, sizeof(info_s),
+		     "profile=%s%ctrust=%s%ccrl=%s%cclient_auth=%d%cverify=%d",
+		     pr->name, 0, pr->trust, 0, pr->crl, 0,
+		     (int)pr->client_auth, 0, (int)pr->verify);
+	if (n < 0 || (size_t)n >= sizeof(info_s))
+		return GNUTLS_E_INVALID_REQUEST;
+	info = (gnutls_datum_t){ (unsigned char *)info_s, n };
+	ret = gnutls_hkdf_extract(GNUTLS_MAC_SHA512, k, &salt, prk);
+	if (ret >= 0)
+		ret = gnutls_hkdf_expand(GNUTLS_MAC_SHA512, &prk_d, &info, out,
+					 sizeof(out));
+	if (ret >= 0)
+		memcpy(k->data, out, sizeof(out));
+	explicit_bzero(prk, sizeof(prk));
+	explicit_bzero(out, sizeof(out));
+	return ret;
+}
+
+int resume_child_profile(const struct profile *pr)
+{
+	int ret;
+
+	if (!pr) {
+		wipe_key(&ticket_key);
+		wipe_key(&prev_key);
+		return 0;
+	}
+	ret = derive_profile_key(&ticket_key, pr);
+	if (ret >= 0)
+		ret = derive_profile_key(&prev_key, pr);
+	if (ret < 0) {
+		/* Never fall back to the master keys. */
+		wipe_key(&ticket_key);
+		wipe_key(&prev_key);
+		log_err("profile %s: cannot derive its session ticket key: %s",
+			pr->name, gnutls_strerror(ret));
+		return -1;
+	}
+	return 0;
 }
 
 const gnutls_datum_t *resume_ticket_key(void)

@@ -7,13 +7,25 @@
  * agent.c) it gives up every system call the rest of its life does not
  * need: the TLS records over the socket ktls handed it (recv, send,
  * poll), installing the keys (setsockopt at level SOL_TLS only), its
- * AF_UNIX channels to the parent (the result: send; the session cache:
- * sendmsg, recvmsg, getsockopt for the peer's address), logging (write to
- * stderr, or syslog's datagram socket, which glibc may reopen:
- * socket(AF_UNIX) and connect), memory (brk, mmap without PROT_EXEC,
- * munmap, ...), clocks, getrandom, and exit.  The child holds no netlink
- * socket any more (the parent sends DONE) and cannot open one: socket()
- * takes AF_UNIX only.  Anything else kills the process
+ * AF_UNIX channels to the parent (the result and the session cache:
+ * send, recvmsg, getsockopt for the peer's address), logging (write to
+ * stderr, or send on syslog's socket, connected before the fork), memory
+ * (brk, mmap without PROT_EXEC, munmap, ...), clocks, getrandom, and
+ * exit.
+ *
+ * No new connection.  A child taken over by the peer must not hand the
+ * application's socket (its keys now in ktls) or anything else to a
+ * local process: SCM_RIGHTS needs sendmsg, and an AF_UNIX socket that
+ * reaches the attacker needs connect() or an addressed send to, say, an
+ * abstract address.  seccomp sees only the pointer to a sockaddr, never
+ * the address, so the filter cannot tell an abstract address from
+ * /dev/log; it refuses them all instead: connect() and socket(AF_UNIX)
+ * fail with EACCES (glibc's syslog, finding its socket broken, then
+ * drops the line rather than the child dying), socket() of any other
+ * family, sendmsg, and sendto with an address (its 5th argument not NULL)
+ * kill the child; send() is sendto with no address, on the connected
+ * sockets the child already holds.  The child holds no netlink socket
+ * any more (the parent sends DONE).  Anything else kills the process
  * (SECCOMP_RET_KILL_PROCESS): the parent reports the request failed
  * with ECONNABORTED and logs "killed by signal 31", and the kernel
  * log's audit line (type=1326) gives the system call's number.  So does a
@@ -51,8 +63,10 @@
 
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define ARG_LO(n)	(offsetof(struct seccomp_data, args[n]))
+#define ARG_HI(n)	(offsetof(struct seccomp_data, args[n]) + 4)
 #else
 #define ARG_LO(n)	(offsetof(struct seccomp_data, args[n]) + 4)
+#define ARG_HI(n)	(offsetof(struct seccomp_data, args[n]))
 #endif
 
 #ifdef SANDBOX_ARCH
@@ -61,11 +75,11 @@
 static const int allowed[] = {
 	/* the peer's bytes, the channels to the parent, log lines */
 	SYS_read, SYS_write, SYS_readv, SYS_writev,
-	SYS_recvfrom, SYS_sendto, SYS_recvmsg, SYS_sendmsg,
+	SYS_recvfrom, SYS_recvmsg,
 #ifdef SYS_poll
 	SYS_poll,
 #endif
-	SYS_ppoll, SYS_getsockopt, SYS_close, SYS_connect,
+	SYS_ppoll, SYS_getsockopt, SYS_close,
 	/* stdio asks what its stream is */
 #ifdef SYS_fstat
 	SYS_fstat,
@@ -93,7 +107,7 @@ static const int allowed[] = {
 #define RET(v)	STMT(BPF_RET | BPF_K, (v))
 
 #define N_ALLOWED	(sizeof(allowed) / sizeof(allowed[0]))
-#define PROG_MAX	(16 + 2 * N_ALLOWED + 4 * 8)
+#define PROG_MAX	(16 + 2 * N_ALLOWED + 6 * 8)
 
 int sandbox_enter(const struct config *cfg)
 {
@@ -130,11 +144,24 @@ int sandbox_enter(const struct config *cfg)
 	f[n++] = RET(SECCOMP_RET_ALLOW);
 	f[n++] = RET(SECCOMP_RET_KILL_PROCESS);
 
-	/* socket: AF_UNIX only, for syslog's reconnection. */
+	/* sendto: only without an address (send), both halves of the
+	 * pointer zero. */
+	f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_sendto, 0, 6);
+	f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(4));
+	f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3);
+	f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS, ARG_HI(4));
+	f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1);
+	f[n++] = RET(SECCOMP_RET_ALLOW);
+	f[n++] = RET(SECCOMP_RET_KILL_PROCESS);
+
+	/* No new connection (see the top): connect fails, and so does
+	 * socket(AF_UNIX), which glibc's syslog may try. */
+	f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_connect, 0, 1);
+	f[n++] = RET(SECCOMP_RET_ERRNO | EACCES);
 	f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 0, 4);
 	f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(0));
 	f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 0, 1);
-	f[n++] = RET(SECCOMP_RET_ALLOW);
+	f[n++] = RET(SECCOMP_RET_ERRNO | EACCES);
 	f[n++] = RET(SECCOMP_RET_KILL_PROCESS);
 
 	/* mmap and mprotect: never executable memory. */

@@ -844,7 +844,10 @@ int tls_handshake(const struct config *cfg, const struct request *req,
 	if (gnutls_alpn_get_selected_protocol(s, &alpn) == 0)
 		snprintf(res->alpn, sizeof(res->alpn), "%.*s",
 			 (int)alpn.size, alpn.data);
-	peer_identity(s, res->peer, sizeof(res->peer));
+	/* With verify = no nothing about the server was checked: name no
+	 * peer, lest the application trust it. */
+	if (!client || pr->verify)
+		peer_identity(s, res->peer, sizeof(res->peer));
 	if (!res->peer[0] && !client && psk_seen == PSK_FOUND) {
 		gnutls_datum_t user;
 

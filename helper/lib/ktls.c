@@ -115,7 +115,9 @@ const char *ktls_strerror(int err)
 	case ETIME:
 		return "certificate not valid yet: check the clock";
 	case EACCES:
-		return "certificate does not match the server name";
+		return "certificate does not match the server name, or this user may not use the ktlsd profile";
+	case EDESTADDRREQ:
+		return "no server name given, and the ktlsd profile requires one";
 	case EKEYREJECTED:
 		return "certificate issuer unknown or self-signed";
 	case ENOKEY:

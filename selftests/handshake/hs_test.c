@@ -12,6 +12,8 @@
  *               ACCEPT hands over the same socket, the agent's I/O passes,
  *               DONE with an error wakes the poller with that error
  *   eperm       an unprivileged process cannot listen, ACCEPT or DONE
+ *   creds       ACCEPT names the requester's uid, gid, groups, pid and
+ *               network namespace; DONE may carry none of them
  *   malformed   attributes ACCEPT does not take, DONE without id/status
  *               or out of range, unknown or finished ids, DONE before
  *               ACCEPT, success without keys (the request gets EPROTO)
@@ -77,6 +79,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <grp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -85,6 +88,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/tls.h>
@@ -212,6 +216,11 @@ struct agent {
 	uint8_t role;
 	char server_name[256], alpn[256];
 	uint32_t ready_id;		/* last READY seen */
+	/* who asked, from the last ACCEPT; has_pid: KTLS_A_PID came */
+	uint32_t uid, gid, pid, netns;
+	bool has_creds, has_pid;
+	uint32_t groups[KTLS_HS_GROUPS_MAX];
+	int ngroups;
 };
 
 static int a_valid(struct nl_msg *msg, void *arg)
@@ -234,6 +243,19 @@ static int a_valid(struct nl_msg *msg, void *arg)
 		nla_strlcpy(a->server_name, at[KTLS_A_SERVER_NAME], 256);
 	if (at[KTLS_A_ALPN])
 		nla_strlcpy(a->alpn, at[KTLS_A_ALPN], 256);
+	a->has_creds = at[KTLS_A_UID] && at[KTLS_A_GID] && at[KTLS_A_NETNS];
+	a->uid = at[KTLS_A_UID] ? nla_get_u32(at[KTLS_A_UID]) : 0;
+	a->gid = at[KTLS_A_GID] ? nla_get_u32(at[KTLS_A_GID]) : 0;
+	a->netns = at[KTLS_A_NETNS] ? nla_get_u32(at[KTLS_A_NETNS]) : 0;
+	a->has_pid = at[KTLS_A_PID];
+	a->pid = at[KTLS_A_PID] ? nla_get_u32(at[KTLS_A_PID]) : 0;
+	a->ngroups = 0;
+	if (at[KTLS_A_GROUPS] && nla_len(at[KTLS_A_GROUPS]) % 4 == 0 &&
+	    nla_len(at[KTLS_A_GROUPS]) <= (int)sizeof(a->groups)) {
+		a->ngroups = nla_len(at[KTLS_A_GROUPS]) / 4;
+		memcpy(a->groups, nla_data(at[KTLS_A_GROUPS]),
+		       nla_len(at[KTLS_A_GROUPS]));
+	}
 	return NL_OK;
 }
 
@@ -580,6 +602,69 @@ static void t_eperm(void)
 	close(fds[0]);
 	close(fds[1]);
 	agent_close(&owner);
+}
+
+/*
+ * Who asked: a process with uid 1234, gid 2345 and groups 4343 and 4242
+ * requests; ACCEPT must name exactly those, its pid and our network
+ * namespace.  DONE carrying any of those attributes is refused; the
+ * request then ends with the DONE sent properly.
+ */
+static void t_creds(void)
+{
+	static const int who[] = { KTLS_A_UID, KTLS_A_GID, KTLS_A_GROUPS,
+				   KTLS_A_PID, KTLS_A_NETNS };
+	const gid_t groups[] = { 4343, 4242 };
+	struct stat ns;
+	struct agent a;
+	struct nl_msg *m;
+	int fds[2], st;
+	size_t i;
+	pid_t pid;
+
+	REQUIRE(!agent_open(&a, true), "join group");
+	REQUIRE(!stat("/proc/self/ns/net", &ns), "stat ns: %s",
+		strerror(errno));
+	tcp_pair(fds);
+	pid = fork();
+	if (pid == 0) {
+		REQUIRE(!setgroups(2, groups) && !setgid(2345) &&
+			!setuid(1234), "drop ids: %s",
+			strerror(errno));
+		_exit(request(fds[0], KTLS_ROLE_CLIENT, 10000, false) ==
+		      EKEYEXPIRED ? 0 : 1);
+	}
+	for (i = 0; i < 50 && !a.ready_id; i++)
+		agent_poll_ready(&a);
+	REQUIRE(!agent_accept(&a), "accept: %s", strerror(a.error));
+	CHECK(a.has_creds, "ACCEPT without KTLS_A_UID/GID/NETNS");
+	CHECK(a.uid == 1234 && a.gid == 2345, "uid %u gid %u, want 1234 2345",
+	      a.uid, a.gid);
+	CHECK(a.ngroups == 2 && a.groups[0] == 4242 && a.groups[1] == 4343,
+	      "%d groups (%u %u), want 4242 4343", a.ngroups, a.groups[0],
+	      a.groups[1]);
+	CHECK(a.has_pid && a.pid == (uint32_t)pid, "pid %u, want %d", a.pid,
+	      (int)pid);
+	CHECK(a.netns == (uint32_t)ns.st_ino, "netns %u, want %lu", a.netns,
+	      (unsigned long)ns.st_ino);
+	for (i = 0; i < sizeof(who) / sizeof(who[0]); i++) {
+		m = agent_msg(&a, KTLS_CMD_DONE);
+		nla_put_u32(m, KTLS_A_ID, a.id);
+		nla_put_u32(m, KTLS_A_STATUS, EIO);
+		nla_put_u32(m, who[i], 0);
+		CHECK(agent_send(&a, m) == EINVAL,
+		      "DONE with attribute %d: %s, want EINVAL", who[i],
+		      strerror(a.error));
+	}
+	CHECK(!agent_done(&a, a.id, EKEYEXPIRED), "DONE: %s",
+	      strerror(a.error));
+	REQUIRE(waitpid(pid, &st, 0) == pid, "waitpid");
+	CHECK(WIFEXITED(st) && !WEXITSTATUS(st),
+	      "the requester did not get EKEYEXPIRED");
+	close(a.fd);
+	close(fds[0]);
+	close(fds[1]);
+	agent_close(&a);
 }
 
 static void t_malformed(void)
@@ -2023,6 +2108,7 @@ int main(int argc, char **argv)
 		{ "noagent", t_noagent }, { "timeout", t_timeout },
 		{ "cap", t_cap }, { "gate", t_gate }, { "eperm", t_eperm },
 		{ "malformed", t_malformed }, { "close", t_close },
+		{ "creds", t_creds },
 		{ "agentdeath", t_agentdeath }, { "cacheproto", t_cacheproto },
 		{ "lockheld", t_lockheld }, { "abortdone", t_abortdone },
 		{ "nsshare", t_nsshare },
