@@ -46,11 +46,13 @@ enum ktls_rx_step ktls_rx_frame(const struct ktls_prot *prot, u32 rec_len,
 int ktls_rx_parse_header(const struct ktls_prot *prot, const u8 *hdr,
 			 u32 *rec_len)
 {
+	u32 max = KTLS_MAX_PAYLOAD + prot->explicit_nonce + prot->tail;
+	u32 min = prot->explicit_nonce + prot->cipher->tag_size;
 	u32 len = (hdr[3] << 8) | hdr[4];
 
-	if (len > KTLS_MAX_PAYLOAD + prot->explicit_nonce + prot->tail)
+	if (len > max)
 		return -EMSGSIZE;
-	if (len < prot->explicit_nonce + prot->cipher->tag_size)
+	if (len < min)
 		return -EBADMSG;
 	if (hdr[1] != TLS_1_2_VERSION_MAJOR || hdr[2] != TLS_1_2_VERSION_MINOR)
 		return -EINVAL;
