@@ -33,8 +33,8 @@ static int replay_file(const char *path)
 		perror(path);
 		return -1;
 	}
-	if (fseek(f, 0, SEEK_END) || (end = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET)) {
+	end = fseek(f, 0, SEEK_END) ? -1 : ftell(f);
+	if (end < 0 || fseek(f, 0, SEEK_SET)) {
 		perror(path);
 		fclose(f);
 		return -1;
@@ -80,17 +80,23 @@ static int replay_dir(const char *path)
 		if (e->d_name[0] == '.')
 			continue;
 		more = realloc(names, (n + 1) * sizeof(*names));
-		if (!more || !(more[n] = strdup(e->d_name))) {
+		if (!more) {
 			fprintf(stderr, "replay: out of memory\n");
-			free(more ? more : names);
-			closedir(d);
-			return -1;
+			break;
 		}
 		names = more;
+		names[n] = strdup(e->d_name);
+		if (!names[n]) {
+			fprintf(stderr, "replay: out of memory\n");
+			break;
+		}
 		n++;
 	}
+	if (e)
+		err = -1;
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_names);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_names);
 	for (i = 0; i < n; i++) {
 		snprintf(full, sizeof(full), "%s/%s", path, names[i]);
 		if (!err && replay_file(full))
