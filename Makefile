@@ -74,6 +74,7 @@ clean:
 	$(MAKE) -C helper clean
 	$(MAKE) -C selftests/handshake clean
 	$(MAKE) -C selftests/interop clean
+	$(MAKE) -C selftests/fuzz clean
 	$(MAKE) -C bench clean
 
 # ktls against tls.ko, OpenSSL, plain TCP and raw AEAD, in one VM boot;
