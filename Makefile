@@ -10,6 +10,8 @@
 #   make uninstall  remove both
 #   make bench      benchmarks side by side in the VM (build/bench/latest)
 #   make bench-smoke  the same, tiny and once: proves the benchmark runs
+#   make fuzz       fuzz the RX record parser in userspace (libFuzzer) for
+#                   FUZZ_SECONDS (300); crash inputs kept in build/fuzz/
 #   make clean
 #
 # KDIR selects the kernel build tree.  The default is the Debian 6.1 headers
@@ -72,6 +74,7 @@ clean:
 	$(MAKE) -C helper clean
 	$(MAKE) -C selftests/handshake clean
 	$(MAKE) -C selftests/interop clean
+	$(MAKE) -C selftests/fuzz clean
 	$(MAKE) -C bench clean
 
 # ktls against tls.ko, OpenSSL, plain TCP and raw AEAD, in one VM boot;
@@ -86,6 +89,14 @@ bench-smoke: deps
 	$(MAKE) kmod
 	$(MAKE) -C bench
 	scripts/bench --smoke
+
+# kmod/rx_parse.c built in userspace and fuzzed with libFuzzer, ASan and
+# UBSan; the corpus replayed and the fuzz mutants checked too.  Host only.
+# See Documentation/testing.md.
+FUZZ_SECONDS ?= 300
+.PHONY: fuzz
+fuzz: deps
+	scripts/fuzz $(FUZZ_SECONDS)
 
 # The suite and the fault-injection test on a debug kernel (KASAN, lockdep,
 # kmemleak, fault injection) that scripts/debug-kernel builds once per

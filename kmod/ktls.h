@@ -60,28 +60,12 @@
 #include <net/inet_connection_sock.h>
 
 #include <ktls.h>		/* uapi/ktls.h */
+#include "record.h"	/* constants, record layout, rx_parse.c */
 #include "handshake.h"	/* the upcall's in-kernel API */
 
 #define KTLS_ULP_NAME		"ktls"
 /* The in-tree module's name, also answered with ulp_tls_alias=1 (ulp.c). */
 #define KTLS_ULP_TLS_NAME	"tls"
-
-#define KTLS_HEADER_SIZE	5	/* type(1) version(2) length(2) */
-#define KTLS_MAX_PAYLOAD	16384	/* 2^14 bytes of plaintext */
-#define KTLS_NONCE_SIZE		12	/* every TLS AEAD uses a 96-bit nonce */
-#define KTLS_IV_MAX		16	/* the crypto API's IV: CCM adds L' and a counter */
-#define KTLS_SEQ_SIZE		8
-#define KTLS_AAD_MAX		13	/* TLS 1.2: seq(8) type(1) ver(2) len(2) */
-#define KTLS_TAG_MAX		16
-
-#define KTLS_TYPE_CHANGE_CIPHER	20
-#define KTLS_TYPE_ALERT		21
-#define KTLS_TYPE_HANDSHAKE	22
-#define KTLS_TYPE_DATA		23
-
-/* Handshake message types the record layer looks at (TLS 1.3). */
-#define KTLS_HANDSHAKE_NEW_SESSION_TICKET	4
-
 
 /* Room for the largest record we accept, header included: it is staged
  * here when it cannot stay in the TCP queue, and decrypted in place. */
@@ -94,30 +78,6 @@
 /* Pieces of a reader's buffer a zero-copy receive maps; a record needing
  * more takes the copying path. */
 #define KTLS_RX_ZC_SG		8
-
-/* How a record of this cipher is built; one static entry per cipher. */
-struct ktls_cipher {
-	u16 type;		/* TLS_CIPHER_* */
-	u16 info_size;		/* exact size of its struct tls12_crypto_info_* */
-	u8 key_size;
-	u8 salt_size;
-	u8 iv_size;		/* the crypto_info iv field */
-	u8 tag_size;
-	bool xor_nonce_12;	/* TLS 1.2 also XORs seq into a 12-byte iv */
-	bool ccm_iv;		/* request IV is L' || nonce || counter */
-	bool tls12_only;
-	const char *alg;	/* kernel crypto API name */
-};
-
-/* Per-direction constants derived from (version, cipher). */
-struct ktls_prot {
-	const struct ktls_cipher *cipher;
-	u16 version;		/* TLS_1_2_VERSION or TLS_1_3_VERSION */
-	u8 prepend;		/* header + explicit nonce on the wire */
-	u8 tail;		/* inner type byte (1.3) + tag */
-	u8 aad_size;
-	u8 explicit_nonce;	/* bytes of nonce carried in each record */
-};
 
 /* Crypto state of one direction. */
 struct ktls_dir {
@@ -420,6 +380,8 @@ void ktls_dir_export(const struct ktls_dir *d, const struct ktls_prot *prot,
 extern const struct ktls_tx_ops ktls_tx_sw_ops;
 int ktls_tx_sw_wq_init(void);
 void ktls_tx_sw_wq_exit(void);
+
+/* rx_parse.c: declared in record.h */
 
 /* rx_sw.c */
 extern const struct ktls_rx_ops ktls_rx_sw_ops;

@@ -6,7 +6,10 @@
  * runs from sk_data_ready: it reads the 5-byte header at copied_seq,
  * validates it and marks the socket ready once tcp_inq() covers the whole
  * record; only then are readers woken, so poll never reports a partial
- * record as readable.
+ * record as readable.  What to do with the bytes at hand (wait, judge the
+ * header, take the whole record) and what a decrypted TLS 1.3 record holds
+ * are decided by the pure functions of rx_parse.c; this file does what
+ * they decide.
  *
  * recvmsg decrypts the record straight out of the skbs into a per-socket
  * plaintext buffer, consumes it from TCP with tcp_read_sock() and copies
@@ -37,7 +40,7 @@
  * Errors: a record that fails authentication or decryption leaves the
  * socket returning EBADMSG to every later read (sticky), and sets sk_err
  * so poll reports EPOLLERR.  A malformed header (EMSGSIZE, EBADMSG,
- * EINVAL; see rx_check_header) stops the parser and is reported once
+ * EINVAL; see ktls_rx_parse_header) stops the parser and is reported once
  * through sk_err, as the in-tree module does (rx_stop).  Either way nothing
  * outside the socket is affected.
  */
@@ -216,26 +219,6 @@ static void rx_stop(struct sock *sk, struct ktls_ctx *ctx, int err)
 	ktls_err_abort(sk, err);
 }
 
-/*
- * Check a record's header, in the in-tree module's order: the length
- * against the largest record (EMSGSIZE), then against the explicit nonce
- * and tag every record carries (EBADMSG), then the legacy version
- * (EINVAL).  A TLS 1.3 record too short for its inner type passes here and
- * fails decryption, as there.
- */
-static int rx_check_header(const struct ktls_prot *prot, const u8 *hdr,
-			   u32 *len)
-{
-	*len = (hdr[3] << 8) | hdr[4];
-	if (*len > KTLS_MAX_PAYLOAD + prot->explicit_nonce + prot->tail)
-		return -EMSGSIZE;
-	if (*len < prot->explicit_nonce + prot->cipher->tag_size)
-		return -EBADMSG;
-	if (hdr[1] != TLS_1_2_VERSION_MAJOR || hdr[2] != TLS_1_2_VERSION_MINOR)
-		return -EINVAL;
-	return 0;
-}
-
 /* Address of buffer offset @off; *chunk: how much of @len fits in its page. */
 static u8 *rx_buf_at(const struct ktls_rx *rx, u32 off, u32 len, u32 *chunk)
 {
@@ -291,45 +274,43 @@ static void rx_stage(struct sock *sk, struct ktls_rx *rx, u32 len)
 static bool rx_parse(struct sock *sk, struct ktls_ctx *ctx)
 {
 	struct ktls_rx *rx = &ctx->rx;
-	u32 need = ctx->prot.prepend;	/* judged with its explicit nonce */
 	u8 hdr[KTLS_HEADER_SIZE];
+	enum ktls_rx_step step;
+	u32 need, n;
 	int avail, err;
-	u32 len, n;
 
 	if (rx->ready || rx->err || rx->key_expired || rx->stopped)
 		return false;
 	avail = tcp_inq(sk);
 
-	if (!rx->rec_len) {
+	for (;;) {
+		step = ktls_rx_frame(&ctx->prot, rx->rec_len,
+				     rx->staged + avail, &need);
+		/* A record being staged is staged up to what the step
+		 * wants, or as far as the queue goes. */
 		if (rx->staged) {
 			n = min_t(u32, avail, need - rx->staged);
-			rx_stage(sk, rx, n);
+			if (n)
+				rx_stage(sk, rx, n);
 			avail -= n;
-			if (rx->staged < need)
-				return false;
-			rx_buf_read(rx, 0, hdr, sizeof(hdr));
-		} else {
-			if (avail < need)
-				goto pressure;
-			if (rx_peek(sk, 0, hdr, sizeof(hdr)))
-				return false;
 		}
-		err = rx_check_header(&ctx->prot, hdr, &len);
+		if (step == KTLS_RX_WHOLE)
+			break;
+		if (step == KTLS_RX_MORE) {
+			if (rx->staged)
+				return false;
+			goto pressure;
+		}
+		/* KTLS_RX_HEADER, judged with its explicit nonce. */
+		if (rx->staged)
+			rx_buf_read(rx, 0, hdr, sizeof(hdr));
+		else if (rx_peek(sk, 0, hdr, sizeof(hdr)))
+			return false;
+		err = ktls_rx_parse_header(&ctx->prot, hdr, &rx->rec_len);
 		if (err) {
 			rx_stop(sk, ctx, err);
 			return true;
 		}
-		rx->rec_len = KTLS_HEADER_SIZE + len;
-	}
-
-	if (rx->staged) {
-		n = min_t(u32, avail, rx->rec_len - rx->staged);
-		if (n)
-			rx_stage(sk, rx, n);
-		if (rx->staged < rx->rec_len)
-			return false;
-	} else if (avail < rx->rec_len) {
-		goto pressure;
 	}
 	WRITE_ONCE(rx->ready, true);
 	return true;
@@ -393,48 +374,17 @@ static void rx_buf_sg(struct ktls_rx *rx, struct scatterlist *sg,
 	sg_mark_end(&sg[n - 1]);
 }
 
-static u8 rx_buf_byte(const struct ktls_rx *rx, u32 pos)
+/* The buffer's pages as a view for rx_parse.c; only allocated pages are
+ * mapped, and only those are read. */
+static void rx_buf_view(const struct ktls_rx *rx, struct ktls_rx_view *v,
+			const u8 **chunk)
 {
-	return ((u8 *)page_address(rx->pages[pos / PAGE_SIZE]))[pos % PAGE_SIZE];
-}
+	unsigned int i;
 
-/* TLS 1.3: the content type is the last non-zero byte; zeros are padding. */
-static int rx_strip_padding(struct ktls_rx *rx, u32 base, u32 *len, u8 *type)
-{
-	u32 pos = *len;
-
-	while (pos) {
-		u8 b = rx_buf_byte(rx, base + --pos);
-
-		if (b) {
-			*type = b;
-			*len = pos;
-			return 0;
-		}
-	}
-	return -EBADMSG;
-}
-
-/* Does [off, off + len) of the buffer hold whole NewSessionTicket
- * messages and nothing else? */
-static bool rx_only_tickets(const struct ktls_rx *rx, u32 off, u32 len)
-{
-	u32 body;
-
-	if (!len)
-		return false;
-	while (len) {
-		if (len < 4 ||
-		    rx_buf_byte(rx, off) != KTLS_HANDSHAKE_NEW_SESSION_TICKET)
-			return false;
-		body = rx_buf_byte(rx, off + 1) << 16 |
-		       rx_buf_byte(rx, off + 2) << 8 | rx_buf_byte(rx, off + 3);
-		if (body > len - 4)
-			return false;
-		off += 4 + body;
-		len -= 4 + body;
-	}
-	return true;
+	for (i = 0; i < KTLS_RX_BUF_PAGES; i++)
+		chunk[i] = rx->pages[i] ? page_address(rx->pages[i]) : NULL;
+	v->chunk = chunk;
+	v->shift = PAGE_SHIFT;
 }
 
 /* Run the AEAD over one record: @src holds the AAD slot then the
@@ -531,17 +481,20 @@ static int rx_decrypt(struct sock *sk, struct ktls_ctx *ctx)
 
 	type = prepend[0];
 	if (prot->version == TLS_1_3_VERSION) {
-		err = rx_strip_padding(rx, base, &plain_len, &type);
+		const u8 *chunk[KTLS_RX_BUF_PAGES];
+		struct ktls_rx_view v;
+
+		rx_buf_view(rx, &v, chunk);
+		err = ktls_rx_strip_padding(&v, base, &plain_len, &type);
 		if (err)
 			return err;
 		/* The peer's next record uses its next key: stop here until
 		 * userspace installs it. */
-		if (type == KTLS_TYPE_HANDSHAKE && plain_len &&
-		    rx_buf_byte(rx, base) == KTLS_HANDSHAKE_KEY_UPDATE) {
+		if (ktls_rx_key_update(&v, base, plain_len, type)) {
 			rx->key_expired = true;
 			ktls_stat_inc(sk, KTLS_STAT_RX_REKEY_RECEIVED);
 		} else if (type == KTLS_TYPE_HANDSHAKE && ctx->hs &&
-			   rx_only_tickets(rx, base, plain_len)) {
+			   ktls_rx_only_tickets(&v, base, plain_len)) {
 			/* Nothing to deliver: the reader goes on to the
 			 * next record. */
 			ktls_stat_inc(sk, KTLS_STAT_RX_SESSION_TICKET);
