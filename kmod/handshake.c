@@ -409,7 +409,7 @@ static struct ktls_hs_req *ktls_hs_alloc(u32 role, u32 timeout_ms,
 		return ERR_PTR(-EINVAL);
 	if (timeout_ms > KTLS_HS_TIMEOUT_MAX_MS)
 		return ERR_PTR(-EINVAL);
-	req = kzalloc(sizeof(*req), GFP_KERNEL);
+	req = kzalloc(sizeof(*req), GFP_KERNEL_ACCOUNT);
 	if (!req)
 		return ERR_PTR(-ENOMEM);
 	if (strscpy(req->server_name, server_name ?: "",
