@@ -183,22 +183,25 @@ static int rx_skb_sg(struct sock *sk, struct scatterlist *sg, int max,
 	return -EAGAIN;
 }
 
-static int rx_consume_actor(read_descriptor_t *desc, struct sk_buff *skb,
-			    unsigned int offset, size_t len)
-{
-	size_t n = min_t(size_t, len, desc->count);
-
-	desc->count -= n;
-	return n;
-}
-
-/* Drop one record from the TCP queue; TCP then opens the window. */
+/*
+ * Drop one record's bytes from the TCP queue; TCP then opens the window.
+ * A peer's urgent pointer into the record is only a mark on a byte of it
+ * here (TLS has no urgent data): tcp_read_sock() would stop there, so the
+ * bytes are taken with tcp_read_done(), and the mark is dropped once read
+ * past, as tcp_recvmsg() does.
+ */
 static void rx_consume(struct sock *sk, u32 len)
 {
-	read_descriptor_t desc = { .count = len };
+	struct tcp_sock *tp = tcp_sk(sk);
+	u32 seq = tp->copied_seq;
 
-	tcp_read_sock(sk, &desc, rx_consume_actor);
-	WARN_ON_ONCE(desc.count);
+	tcp_read_done(sk, len);
+	/* The caller saw every byte in the queue. */
+	WARN_ON_ONCE(tp->copied_seq - seq != len);
+	if (unlikely(tp->urg_data) && after(tp->copied_seq, tp->urg_seq)) {
+		WRITE_ONCE(tp->urg_data, 0);
+		tcp_fast_path_check(sk);
+	}
 }
 
 static void rx_fail(struct sock *sk, struct ktls_ctx *ctx, int err)
@@ -251,7 +254,10 @@ static void rx_stage(struct sock *sk, struct ktls_rx *rx, u32 len)
 	while (done < len) {
 		u8 *to = rx_buf_at(rx, rx->staged + done, len - done, &chunk);
 
-		if (WARN_ON_ONCE(rx_peek(sk, done, to, chunk)))
+		/* Short only if TCP moved copied_seq under us (a peer's
+		 * urgent data with SO_OOBINLINE turned off): the caller
+		 * fails the stream. */
+		if (rx_peek(sk, done, to, chunk))
 			break;
 		done += chunk;
 	}

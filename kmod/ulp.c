@@ -400,6 +400,10 @@ void ktls_ulp_attach_rx(struct sock *sk, struct ktls_ctx *ctx,
 	ctx->rx_ops = ops;
 	WRITE_ONCE(ctx->rx_conf, ops->conf);
 	sk->sk_data_ready = ktls_data_ready;
+	/* TLS has no urgent data: a byte a peer marks urgent is one of a
+	 * record's, and TCP must not skip it (tcp_check_urg() does when
+	 * urgent data is out of line). */
+	sock_set_flag(sk, SOCK_URGINLINE);
 	__ktls_switch_proto(sk, ctx);
 	write_unlock_bh(&sk->sk_callback_lock);
 }

@@ -3122,6 +3122,75 @@ TEST_F(wire, rx_too_short_record)
 	EXPECT_EQ(EBADMSG, errno);
 }
 
+/*
+ * A peer's TCP urgent pointer into a record: TLS has no urgent data, the
+ * byte is one of the record's.  The record and the next one read intact,
+ * and no urgent mark is left behind.  tcp_read_sock() stopped at the mark,
+ * leaving the record half consumed: a WARN, and a stream out of step.
+ */
+TEST_F(wire, rx_urgent_pointer_in_record)
+{
+	unsigned char rec[CC_MAX_RECORD], data[1000], got[1000];
+	struct pollfd pfd = { .fd = self->tls, .events = POLLPRI };
+	ssize_t n;
+
+	wire_keys(_metadata, self, variant, 0);
+	fill_random(data, sizeof(data), 191);
+	n = cc_seal(&self->seal, CC_TYPE_DATA, data, sizeof(data), 0, rec,
+		    sizeof(rec));
+	ASSERT_GT(n, 400);
+	raw_write(_metadata, self->raw, rec, 300);
+	ASSERT_EQ(1, send(self->raw, rec + 300, 1, MSG_OOB));
+	raw_write(_metadata, self->raw, rec + 301, n - 301);
+	wire_send_record(_metadata, self, CC_TYPE_DATA, "after", 5, 0);
+
+	ASSERT_EQ(sizeof(data), recv_all(self->tls, got, sizeof(data),
+					 IO_RECV, false));
+	EXPECT_EQ(0, memcmp(got, data, sizeof(data)));
+	ASSERT_EQ(5, recv(self->tls, got, sizeof(got), 0));
+	EXPECT_EQ(0, memcmp(got, "after", 5));
+	if (!ulp_is_intree()) {
+		EXPECT_EQ(0, poll(&pfd, 1, 0));
+	}
+}
+
+/*
+ * A second urgent pointer while the first urgent byte is the next one to
+ * read: with urgent data out of line TCP skips that byte, under the
+ * parser.  ktls keeps urgent data inline (SO_OOBINLINE on): nothing is
+ * skipped and both records read intact.
+ */
+TEST_F(wire, rx_urgent_pointer_twice)
+{
+	unsigned char a[100], b[500], rec[CC_MAX_RECORD], got[500];
+	int inline_on = 0;
+	socklen_t len = sizeof(inline_on);
+	ssize_t n;
+
+	if (ulp_is_intree())
+		SKIP(return, "the in-tree 6.1 module lets TCP skip the byte");
+	wire_keys(_metadata, self, variant, 0);
+	fill_random(a, sizeof(a), 192);
+	fill_random(b, sizeof(b), 193);
+	wire_send_record(_metadata, self, CC_TYPE_DATA, a, sizeof(a), 0);
+	n = cc_seal(&self->seal, CC_TYPE_DATA, b, sizeof(b), 0, rec,
+		    sizeof(rec));
+	ASSERT_GT(n, 10);
+	ASSERT_EQ(1, send(self->raw, rec, 1, MSG_OOB));
+	ASSERT_EQ(sizeof(a), recv_all(self->tls, got, sizeof(a), IO_RECV,
+				      false));
+	EXPECT_EQ(0, memcmp(got, a, sizeof(a)));
+	msleep(20);
+	raw_write(_metadata, self->raw, rec + 1, n - 2);
+	ASSERT_EQ(1, send(self->raw, rec + n - 1, 1, MSG_OOB));
+	ASSERT_EQ(sizeof(b), recv_all(self->tls, got, sizeof(b), IO_RECV,
+				      false));
+	EXPECT_EQ(0, memcmp(got, b, sizeof(b)));
+	ASSERT_EQ(0, getsockopt(self->tls, SOL_SOCKET, SO_OOBINLINE,
+				&inline_on, &len));
+	EXPECT_EQ(1, inline_on);
+}
+
 /* A valid record written one byte at a time. */
 TEST_F(wire, rx_record_byte_by_byte)
 {
