@@ -3125,8 +3125,10 @@ TEST_F(wire, rx_too_short_record)
 /*
  * A peer's TCP urgent pointer into a record: TLS has no urgent data, the
  * byte is one of the record's.  The record and the next one read intact,
- * and no urgent mark is left behind.  tcp_read_sock() stopped at the mark,
- * leaving the record half consumed: a WARN, and a stream out of step.
+ * and no urgent mark is left behind.  Before, with urgent data out of
+ * line, tcp_inq() stopped at the mark, so the record never looked whole
+ * and the reader waited for ever (and tcp_read_sock() would have stopped
+ * there too when consuming it).
  */
 TEST_F(wire, rx_urgent_pointer_in_record)
 {
@@ -3134,6 +3136,8 @@ TEST_F(wire, rx_urgent_pointer_in_record)
 	struct pollfd pfd = { .fd = self->tls, .events = POLLPRI };
 	ssize_t n;
 
+	if (ulp_is_intree())
+		SKIP(return, "the in-tree 6.1 module stalls on it too");
 	wire_keys(_metadata, self, variant, 0);
 	fill_random(data, sizeof(data), 191);
 	n = cc_seal(&self->seal, CC_TYPE_DATA, data, sizeof(data), 0, rec,
@@ -3149,9 +3153,7 @@ TEST_F(wire, rx_urgent_pointer_in_record)
 	EXPECT_EQ(0, memcmp(got, data, sizeof(data)));
 	ASSERT_EQ(5, recv(self->tls, got, sizeof(got), 0));
 	EXPECT_EQ(0, memcmp(got, "after", 5));
-	if (!ulp_is_intree()) {
-		EXPECT_EQ(0, poll(&pfd, 1, 0));
-	}
+	EXPECT_EQ(0, poll(&pfd, 1, 0));
 }
 
 /*
