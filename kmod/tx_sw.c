@@ -764,19 +764,66 @@ static void ktls_tx_sw_flush(struct sock *sk)
 	mutex_unlock(&ctx->tx_lock);
 }
 
-/* Before SHUT_WR: every closed record to TCP, waiting as a blocking send
- * would (SO_SNDTIMEO); what is still refused after that is lost, as TCP
- * loses what it could not send. */
+/* Bytes of the sealed records at the head of the ring that TCP has not
+ * taken yet. */
+static u32 tx_unpushed(const struct ktls_tx *tx)
+{
+	u32 left = 0;
+	unsigned int k, i;
+
+	for (k = 0; k < tx->count; k++) {
+		const struct ktls_tx_rec *r = tx_rec(tx, k);
+
+		if (tx_rec_state(r) != KTLS_REC_SEALED)
+			break;
+		for (i = r->push_frag; i < r->nfrags; i++)
+			left += r->frags[i].len;
+		if (r->push_frag < r->nfrags)
+			left -= r->push_off;
+	}
+	return left;
+}
+
+/*
+ * Hand every sealed record to TCP now, without waiting for the peer, as
+ * TCP itself queues what it holds at shutdown() and close(): the send
+ * buffer is raised by what they still need (at most KTLS_TX_RECS records)
+ * and they are pushed without waiting.  Neither call may wait for the
+ * peer: shutdown() on a non-blocking socket must not, and close() may be
+ * the last fput of a descriptor that sat in a unix socket, run by whatever
+ * task the garbage collector picked.  Returns the bytes TCP still refused
+ * (its global memory limit), which the caller logs.
+ */
+static u32 tx_push_now(struct sock *sk, struct ktls_tx *tx)
+{
+	u32 left = tx_unpushed(tx);
+
+	if (!left)
+		return 0;
+	WRITE_ONCE(sk->sk_sndbuf, max_t(int, READ_ONCE(sk->sk_sndbuf),
+					READ_ONCE(sk->sk_wmem_queued) +
+					2 * left));
+	tx_push(sk, tx, MSG_DONTWAIT | MSG_NOSIGNAL);
+	return tx_unpushed(tx);
+}
+
+/* Before SHUT_WR: every closed record to TCP, ahead of the FIN, without
+ * waiting (tx_push_now).  A record left open with MSG_MORE stays open, as
+ * in the in-tree module. */
 static void ktls_tx_sw_drain(struct sock *sk)
 {
 	struct ktls_ctx *ctx = ktls_get_ctx(sk);
 	struct ktls_tx *tx = &ctx->tx;
+	u32 left;
 
 	mutex_lock(&ctx->tx_lock);
 	lock_sock(sk);
 	if (!tx_check(sk, tx, MSG_NOSIGNAL)) {
 		tx_finish_all(sk, tx);
-		tx_push(sk, tx, MSG_NOSIGNAL);
+		left = tx_push_now(sk, tx);
+		if (left)
+			net_warn_ratelimited("ktls: shutdown() lost %u bytes of TLS records TCP could not queue before its FIN (out of memory)\n",
+					     left);
 	}
 	release_sock(sk);
 	mutex_unlock(&ctx->tx_lock);
@@ -792,7 +839,11 @@ static void ktls_tx_sw_work(struct work_struct *work)
 	struct sock *sk = ctx->sk;
 	struct ktls_tx_rec *r;
 
-	mutex_lock(&ctx->tx_lock);
+	/* A writer may hold tx_lock for as long as the peer makes it wait
+	 * for room.  Wait behind it killable, not uninterruptible: a worker
+	 * is never killed, but neither is it reported as a hung task. */
+	if (mutex_lock_killable(&ctx->tx_lock))
+		return;
 	lock_sock(sk);
 	if (tx_check(sk, tx, MSG_NOSIGNAL))
 		goto out;
@@ -819,37 +870,10 @@ static void ktls_tx_sw_write_space(struct sock *sk)
 	ctx->sk_write_space(sk);
 }
 
-/* Bytes of the ring's records that TCP has not taken yet. */
-static u32 tx_unpushed(const struct ktls_tx *tx)
-{
-	u32 left = 0;
-	unsigned int k, i;
-
-	for (k = 0; k < tx->count; k++) {
-		const struct ktls_tx_rec *r = tx_rec(tx, k);
-
-		for (i = r->push_frag; i < r->nfrags; i++)
-			left += r->frags[i].len;
-		if (r->push_frag < r->nfrags)
-			left -= r->push_off;
-	}
-	return left;
-}
-
-/*
- * close(): send what is still open, as the in-tree module does, but never
- * wait for the peer.  close() may be the last fput of a descriptor that
- * sat in a unix socket, run by whatever task the garbage collector picked,
- * with no timeout of its own; a peer that stops reading must not hold it.
- * TCP keeps what was queued before a close, so the records the application
- * sent (at most KTLS_TX_RECS of them) are queued the same way: the send
- * buffer is raised by what they need, and they are pushed without
- * waiting.  Only TCP's global memory limit can still refuse them; that is
- * logged.
- */
+/* close(): send what is still open, as the in-tree module does, but never
+ * wait for the peer (tx_push_now). */
 static void ktls_tx_sw_release(struct sock *sk, struct ktls_ctx *ctx)
 {
-	int flags = MSG_DONTWAIT | MSG_NOSIGNAL;
 	struct ktls_tx *tx = &ctx->tx;
 	struct ktls_tx_rec *r;
 	u32 left;
@@ -858,16 +882,9 @@ static void ktls_tx_sw_release(struct sock *sk, struct ktls_ctx *ctx)
 	if (!tx_check(sk, tx, MSG_NOSIGNAL)) {
 		r = tx_open_rec(tx);
 		if (r && r->len)
-			tx_close_record(sk, ctx, r, flags, false);
-		left = tx_unpushed(tx);
-		if (left) {
-			WRITE_ONCE(sk->sk_sndbuf,
-				   max_t(int, READ_ONCE(sk->sk_sndbuf),
-					 READ_ONCE(sk->sk_wmem_queued) +
-					 2 * left));
-			tx_push(sk, tx, flags);
-		}
-		left = tx_unpushed(tx);
+			tx_close_record(sk, ctx, r,
+					MSG_DONTWAIT | MSG_NOSIGNAL, false);
+		left = tx_push_now(sk, tx);
 		if (left)
 			net_warn_ratelimited("ktls: close() dropped %u bytes of TLS records TCP could not queue (out of memory)\n",
 					     left);

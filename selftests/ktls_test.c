@@ -4114,34 +4114,36 @@ static void *close_thread(void *arg)
 	return NULL;
 }
 
+static void *shutdown_wr_thread(void *arg)
+{
+	shutdown(*(int *)arg, SHUT_WR);
+	return NULL;
+}
+
 /*
- * Issue 16, finding 7: close() never waits for the peer.  It may be the
- * last fput of a descriptor passed over a unix socket, done by whatever
- * task the garbage collector ran in, with no timeout to end it.  With the
- * peer not reading, the socket full and sealed records still waiting for
- * TCP, close() returns at once, and every byte a send accepted still
- * arrives, then the FIN.
+ * The peer not reading, fill the ULP socket until its window is shut for
+ * good (three refusals in a row, 50 ms apart), so that sealed records are
+ * still waiting for TCP; then run @fn on it in a thread, which must return
+ * within 2 s; then every byte the sends took must arrive, then the FIN.
  */
-TEST_F_TIMEOUT(wire, close_never_waits_for_peer, 120)
+static void wire_never_waits(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(wire) *self,
+			     const FIXTURE_VARIANT(wire) *variant,
+			     void *(*fn)(void *), const char *what)
 {
 	size_t cap = 16 * MIB, sent = 0, chunk = 16384;
 	unsigned char *data = random_buf(cap, 171);
-	int small = 16384, i, refused;
+	int small = 16384, i, refused, joined;
 	struct timespec until;
 	pthread_t thr;
 	double t0;
-	int joined;
 
 	ASSERT_NE(NULL, data);
-	if (ulp_is_intree())
-		SKIP(return, "the in-tree 6.1 module waits in close()");
 	wire_keys(_metadata, self, variant, 0);
 	ASSERT_EQ(0, setsockopt(self->tls, SOL_SOCKET, SO_SNDBUF, &small,
 				sizeof(small)));
 	ASSERT_EQ(0, setsockopt(self->raw, SOL_SOCKET, SO_RCVBUF, &small,
 				sizeof(small)));
-	/* Fill until the window is shut for good: three refusals in a row,
-	 * 50 ms apart, so records are still waiting for TCP at close. */
 	for (i = 0, refused = 0; i < 4000 && refused < 3 &&
 	     sent + chunk <= cap; i++) {
 		ssize_t n = send(self->tls, data + sent, chunk, MSG_DONTWAIT);
@@ -4159,22 +4161,59 @@ TEST_F_TIMEOUT(wire, close_never_waits_for_peer, 120)
 	ASSERT_GT(sent, 0);
 
 	t0 = now_ms();
-	ASSERT_EQ(0, pthread_create(&thr, NULL, close_thread, &self->tls));
+	ASSERT_EQ(0, pthread_create(&thr, NULL, fn, &self->tls));
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 5;
 	joined = pthread_timedjoin_np(thr, NULL, &until);
 	EXPECT_EQ(0, joined) {
-		TH_LOG("close() still waiting after 5 s");
+		TH_LOG("%s still waiting after 5 s", what);
 	}
 	EXPECT_LT(now_ms() - t0, 2000);
-	/* Everything the sends took arrives (this also lets a close that
+	/* Everything the sends took arrives (this also lets a call that
 	 * waited finish). */
 	wire_expect_data(_metadata, self, data, sent);
 	if (joined)
 		pthread_join(thr, NULL);
-	self->tls = -1;
 	EXPECT_EQ(0, recv(self->raw, data, 1, 0));
 	free(data);
+}
+
+/*
+ * Issue 16, finding 7: close() never waits for the peer.  It may be the
+ * last fput of a descriptor passed over a unix socket, done by whatever
+ * task the garbage collector ran in, with no timeout to end it.
+ */
+TEST_F_TIMEOUT(wire, close_never_waits_for_peer, 120)
+{
+	if (ulp_is_intree())
+		SKIP(return, "the in-tree 6.1 module waits in close()");
+	wire_never_waits(_metadata, self, variant, close_thread, "close()");
+	self->tls = -1;
+}
+
+/*
+ * Nor does shutdown(SHUT_WR), blocking socket or not: it queues the sealed
+ * records ahead of the FIN, as TCP's shutdown queues the FIN behind its
+ * data.  (A non-blocking shutdown that waited deadlocked the soak: the
+ * threads that would have read the peers were the ones waiting.)
+ */
+TEST_F_TIMEOUT(wire, shutdown_never_waits_for_peer, 120)
+{
+	if (ulp_is_intree())
+		SKIP(return, "the in-tree 6.1 module waits in shutdown()");
+	wire_never_waits(_metadata, self, variant, shutdown_wr_thread,
+			 "shutdown(SHUT_WR)");
+}
+
+TEST_F_TIMEOUT(wire, shutdown_nonblock_never_waits_for_peer, 120)
+{
+	int fl = fcntl(self->tls, F_GETFL);
+
+	if (ulp_is_intree())
+		SKIP(return, "the in-tree 6.1 module waits in shutdown()");
+	ASSERT_EQ(0, fcntl(self->tls, F_SETFL, fl | O_NONBLOCK));
+	wire_never_waits(_metadata, self, variant, shutdown_wr_thread,
+			 "shutdown(SHUT_WR) on a non-blocking socket");
 }
 
 /*
