@@ -31,7 +31,7 @@
  * function of (seed, connection, direction, offset), so the receiver checks
  * every byte it reads against what the sender must have sent.  Sends use
  * mixed sizes (1 byte to 64 KiB), sometimes several iovecs, sometimes
- * MSG_MORE; reads use mixed sizes too.  A TLS 1.3 direction rekeys at
+ * MSG_MORE; reads use mixed sizes too, so a KeyUpdate may come in pieces.  A TLS 1.3 direction rekeys at
  * random times: the sender sends a KeyUpdate handshake record
  * (TLS_SET_RECORD_TYPE 22) and installs its next TX key; the receiver reads
  * the KeyUpdate, checks that reads now fail with EKEYEXPIRED, and installs
@@ -138,6 +138,8 @@ struct end {
 	/* receiving */
 	uint64_t rx_bytes;
 	uint32_t rx_gen;		/* RX key generation = KeyUpdates read */
+	unsigned char hs[sizeof(key_update_msg)];	/* KeyUpdate so far */
+	size_t hs_len;			/* a short read may split it */
 	bool rx_eof;
 	uint64_t corrupt;		/* bytes that differed */
 	int failed;			/* an error was reported for this end */
@@ -510,20 +512,33 @@ static void do_rx(struct worker *w, struct end *e)
 			if (cm->cmsg_level == SOL_TLS &&
 			    cm->cmsg_type == TLS_GET_RECORD_TYPE)
 				type = *CMSG_DATA(cm);
-		if (type == CC_TYPE_DATA) {
-			if (!strcmp(break_what, "corrupt") && !atomic_exchange(&broke, true))
+		if (type == CC_TYPE_DATA && !e->hs_len) {
+			if (!strcmp(break_what, "corrupt") &&
+			    !atomic_exchange(&broke, true))
 				w->rxbuf[n / 2] ^= 0x20;
 			stream_fill(sseed, e->rx_bytes, w->expect, n);
 			check_bytes(e, w->rxbuf, w->expect, n);
 			e->rx_bytes += n;
 		} else if (type == CC_TYPE_HANDSHAKE && rekeys &&
 			   e->conn->version == TLS_1_3_VERSION &&
-			   n == sizeof(key_update_msg) &&
-			   !memcmp(w->rxbuf, key_update_msg, n)) {
-			rx_key_update(e);
+			   e->hs_len + n <= sizeof(key_update_msg)) {
+			/* A read shorter than the record returns part of it. */
+			memcpy(e->hs + e->hs_len, w->rxbuf, n);
+			e->hs_len += n;
+			if (e->hs_len < sizeof(key_update_msg))
+				continue;
+			e->hs_len = 0;
+			if (memcmp(e->hs, key_update_msg, sizeof(e->hs)))
+				report(e, "a handshake record that is not our "
+				       "KeyUpdate at stream offset %" PRIu64,
+				       e->rx_bytes);
+			else
+				rx_key_update(e);
 		} else {
 			report(e, "unexpected record: type %d, %zd bytes, at "
-			       "stream offset %" PRIu64, type, n, e->rx_bytes);
+			       "stream offset %" PRIu64 " (%zu bytes of a "
+			       "KeyUpdate before)", type, n, e->rx_bytes,
+			       e->hs_len);
 		}
 	}
 }
@@ -949,7 +964,7 @@ static void run(unsigned int nconns, double duration, struct result *r,
 			if (e->failed)
 				r->failed_ends++;
 			if (!e->rx_eof || e->rx_bytes != p->tx_bytes ||
-			    e->tx_state != TX_DONE) {
+			    e->tx_state != TX_DONE || e->hs_len) {
 				r->incomplete++;
 				if (atomic_fetch_add(&stalled_reported, 1) <
 				    MAX_REPORTS)
