@@ -826,6 +826,39 @@ static int slab_grown(const struct slab *base, const struct slab *now,
 	return bad;
 }
 
+/* The @k caches that grew most in bytes, for the log. */
+static void slab_top(const struct slab *base, const struct slab *now, int k)
+{
+	bool *used = calloc(now->n, sizeof(*used));
+	int i, j;
+
+	if (!used)
+		return;
+	for (j = 0; j < k; j++) {
+		long best = 0;
+		int bi = -1;
+
+		for (i = 0; i < now->n; i++) {
+			long d = (now->c[i].active -
+				  cache_active(base, now->c[i].name)) *
+				 now->c[i].objsize;
+
+			if (!used[i] && d > best) {
+				best = d;
+				bi = i;
+			}
+		}
+		if (bi < 0)
+			break;
+		used[bi] = true;
+		printf("# slab after close: %s %+ld objects (%+ld bytes)\n",
+		       now->c[bi].name,
+		       now->c[bi].active - cache_active(base, now->c[bi].name),
+		       best);
+	}
+	free(used);
+}
+
 static int count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -1237,6 +1270,7 @@ int main(int argc, char **argv)
 	      "slab measurement sees the sockets: TCP cache +%ld objects "
 	      "while open (want >= %u)",
 	      r.tcp_during - cache_active(base, "TCP"), 2 * nconns);
+	slab_top(base, after, 6);
 	if (!slab_ok)
 		slab_grown(base, after, tol, true);
 	check(slab_ok, "slab back after close%s%.0f s: Slab %+ld kB "
