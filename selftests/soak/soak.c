@@ -52,10 +52,10 @@
  *   - the file descriptors open after close are those open before;
  *   - the slab is back: after close (waiting until TCP's TIME_WAIT sockets
  *     are gone and TCP allocates no more sockets than before, for RCU frees,
- *     shrinking the caches through /sys/kernel/slab/<cache>/shrink and
- *     dropping reclaimable dentries and inodes), no cache holds more
- *     than max(64, CONNS / 4) objects more than before the connections were
- *     made, and Slab in /proc/meminfo is at most 4 MiB above it.  While the
+ *     shrinking the caches through /sys/kernel/slab/<cache>/shrink and, in
+ *     the VM, dropping reclaimable dentries and inodes), no cache that is
+ *     not reclaimable holds more than max(64, CONNS / 4) objects more than
+ *     before the connections were made, and Slab in /proc/meminfo is at most 4 MiB above it.  While the
  *     connections are open the "TCP" cache must hold at least 2 * CONNS
  *     more objects than before, proving the measurement sees sockets.
  *
@@ -162,6 +162,8 @@ struct worker {
 	unsigned int ends;		/* ends not finished yet */
 	unsigned char txbuf[MAX_IO], rxbuf[MAX_IO], expect[MAX_IO];
 	struct rusage ru;
+	atomic_uint_fast64_t moved;	/* bytes read, for the progress lines */
+	atomic_bool returned;
 };
 
 /* Settings and the state all threads read. */
@@ -522,6 +524,8 @@ static void do_rx(struct worker *w, struct end *e)
 			stream_fill(sseed, e->rx_bytes, w->expect, n);
 			check_bytes(e, w->rxbuf, w->expect, n);
 			e->rx_bytes += n;
+			atomic_fetch_add_explicit(&w->moved, n,
+						  memory_order_relaxed);
 		} else if (type == CC_TYPE_HANDSHAKE && rekeys &&
 			   e->conn->version == TLS_1_3_VERSION &&
 			   e->hs_len + n <= sizeof(key_update_msg)) {
@@ -581,6 +585,7 @@ static void *worker_main(void *arg)
 		}
 	}
 	getrusage(RUSAGE_THREAD, &w->ru);
+	atomic_store(&w->returned, true);
 	return NULL;
 }
 
@@ -717,8 +722,10 @@ static void slab_shrink(void)
 {
 	DIR *d;
 	struct dirent *de;
-	/* Not on a shared host (plain mode): only inside the test VM. */
-	int dc = plain ? -1 : open("/proc/sys/vm/drop_caches", O_WRONLY);
+	/* Only inside the test VM (scripts/vm sets KTLS_VM_KERNEL there),
+	 * never on a shared host. */
+	int dc = getenv("KTLS_VM_KERNEL") ?
+		 open("/proc/sys/vm/drop_caches", O_WRONLY) : -1;
 
 	if (dc >= 0) {
 		if (write(dc, "2", 1) < 0) {
@@ -931,17 +938,6 @@ static double tv_s(const struct timeval *tv)
 	return tv->tv_sec + tv->tv_usec / 1e6;
 }
 
-/* ---- one run ---- */
-
-struct result {
-	double seconds, setup_s, drain_s;
-	uint64_t bytes, sends, tx_rekeys, rx_rekeys, corrupt;
-	unsigned int incomplete, failed_ends, unrekeyed, rekey_mismatch;
-	unsigned int tls13;
-	struct cpu cpu0, cpu1;
-	long slab_during_kb, tcp_during;
-};
-
 static void sleep_until(double t)
 {
 	for (;;) {
@@ -955,6 +951,113 @@ static void sleep_until(double t)
 		nanosleep(&ts, NULL);
 	}
 }
+
+/* Print what every thread of this process is doing in the kernel. */
+static void dump_tasks(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		static const char *const files[] = { "stat", "wchan", "stack" };
+		unsigned int i;
+
+		if (de->d_name[0] == '.')
+			continue;
+		for (i = 0; i < 3; i++) {
+			char path[300], buf[4096];
+			ssize_t n;
+			int fd;
+
+			snprintf(path, sizeof(path), "/proc/self/task/%s/%s",
+				 de->d_name, files[i]);
+			fd = open(path, O_RDONLY);
+			if (fd < 0)
+				continue;
+			n = read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+			if (n <= 0)
+				continue;
+			buf[n] = 0;
+			printf("# task %s %s: %s%s", de->d_name, files[i], buf,
+			       buf[n - 1] == '\n' ? "" : "\n");
+		}
+	}
+	closedir(d);
+}
+
+static uint64_t moved_so_far(struct worker *w)
+{
+	uint64_t sum = 0;
+	unsigned int t;
+
+	for (t = 0; t < nthreads; t++)
+		sum += atomic_load_explicit(&w[t].moved, memory_order_relaxed);
+	return sum;
+}
+
+/* Sleep until @t, printing progress every @every seconds. */
+static void wait_progress(struct worker *w, double start, double t,
+			  double every)
+{
+	double next = start + every;
+
+	while (next < t) {
+		sleep_until(next);
+		printf("# %.0f s: %.1f MiB moved\n", next - start,
+		       moved_so_far(w) / 1048576.0);
+		next += every;
+	}
+	sleep_until(t);
+}
+
+/*
+ * Join the workers; one still in the kernel 30 s after the hard deadline
+ * means a socket call never returned: show the threads' kernel stacks and
+ * stop here (closing the sockets could block the same way).
+ */
+static void join_workers(struct worker *w)
+{
+	unsigned int t;
+
+	for (t = 0; t < nthreads; t++) {
+		struct timespec ts;
+		double left = hard_deadline + 30 - now_s();
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		if (left > 0) {
+			ts.tv_sec += (time_t)left;
+			ts.tv_nsec += (long)((left - (time_t)left) * 1e9);
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+		}
+		if (!pthread_timedjoin_np(w[t].tid, NULL, &ts))
+			continue;
+		printf("# worker %u did not return 30 s after the drain "
+		       "deadline: a socket call is stuck in the kernel\n", t);
+		dump_tasks();
+		printf("not ok 1 - every worker thread returned (worker %u is "
+		       "stuck in the kernel; %.1f MiB had moved)\n"
+		       "0 passed, 1 failed\n", t, moved_so_far(w) / 1048576.0);
+		fflush(stdout);
+		_exit(1);
+	}
+}
+
+/* ---- one run ---- */
+
+struct result {
+	double seconds, setup_s, drain_s;
+	uint64_t bytes, sends, tx_rekeys, rx_rekeys, corrupt;
+	unsigned int incomplete, failed_ends, unrekeyed, rekey_mismatch;
+	unsigned int tls13;
+	struct cpu cpu0, cpu1;
+	long slab_during_kb, tcp_during;
+};
 
 static void run(unsigned int nconns, double duration, struct result *r,
 		bool sample)
@@ -997,16 +1100,15 @@ static void run(unsigned int nconns, double duration, struct result *r,
 
 		if (!sl)
 			die("out of memory");
-		sleep_until(start + duration / 2);
+		wait_progress(w, start, start + duration / 2, 60);
 		slab_read(sl);
 		r->slab_during_kb = sl->slab_kb;
 		r->tcp_during = cache_active(sl, "TCP");
 		free(sl);
 	}
-	sleep_until(deadline);
+	wait_progress(w, start, deadline, 60);
 	atomic_store(&stop, true);
-	for (t = 0; t < nthreads; t++)
-		pthread_join(w[t].tid, NULL);
+	join_workers(w);
 	cpu_read(&r->cpu1);
 	r->drain_s = now_s() - deadline;
 	r->seconds = now_s() - start;
