@@ -34,10 +34,10 @@
  * mixed sizes (1 byte to 64 KiB), sometimes several iovecs, sometimes
  * MSG_MORE; reads use mixed sizes too, so a KeyUpdate may come in
  * pieces.  A TLS 1.3 direction rekeys at random times: the sender sends a
- * KeyUpdate handshake record
- * (TLS_SET_RECORD_TYPE 22) and installs its next TX key; the receiver reads
- * the KeyUpdate, checks that reads now fail with EKEYEXPIRED, and installs
- * its next RX key (Documentation/uapi.md, section 5).
+ * KeyUpdate handshake record (TLS_SET_RECORD_TYPE 22) and installs its
+ * next TX key; the receiver reads the KeyUpdate, checks that reads now
+ * fail with EKEYEXPIRED, and installs its next RX key
+ * (Documentation/uapi.md, section 5).
  *
  * At the end every sender flushes and shuts down its write side, every
  * receiver reads to EOF, and the program checks, printing one
@@ -58,8 +58,9 @@
  *     not reclaimable (nor filp, lsm_file_cache, lsm_inode_cache: see
  *     cache_exempt()) holds more than max(64, CONNS / 4) objects more than
  *     before the connections were made, and Slab in /proc/meminfo is at
- *     most 4 MiB above it.  While the connections are open the "TCP" cache must hold at least 2 * CONNS
- *     more objects than before, proving the measurement sees sockets.
+ *     most 4 MiB above it.  While the connections are open the "TCP"
+ *     cache must hold at least 2 * CONNS more objects than before, proving
+ *     the measurement sees sockets.
  *
  * A short warm-up (16 connections, 2 s) runs first, so that one-time
  * allocations (crypto transforms, per-CPU caches) are in the baseline.
