@@ -12,6 +12,8 @@
 #   make bench-smoke  the same, tiny and once: proves the benchmark runs
 #   make fuzz       fuzz the RX record parser in userspace (libFuzzer) for
 #                   FUZZ_SECONDS (300); crash inputs kept in build/fuzz/
+#   make soak       1000 kTLS connections for 10 minutes in the VM, every
+#                   byte checked (DURATION=seconds, CONNECTIONS=n)
 #   make clean
 #
 # KDIR selects the kernel build tree.  The default is the Debian 6.1 headers
@@ -40,6 +42,7 @@ selftests: helper kmod
 	$(MAKE) -C selftests
 	$(MAKE) -C selftests/handshake
 	$(MAKE) -C selftests/interop
+	$(MAKE) -C selftests/soak
 
 deps:
 	scripts/deps
@@ -75,6 +78,7 @@ clean:
 	$(MAKE) -C selftests/handshake clean
 	$(MAKE) -C selftests/interop clean
 	$(MAKE) -C selftests/fuzz clean
+	$(MAKE) -C selftests/soak clean
 	$(MAKE) -C bench clean
 
 # ktls against tls.ko, OpenSSL, plain TCP and raw AEAD, in one VM boot;
@@ -106,3 +110,12 @@ check-debug: deps
 	$(MAKE) all
 	$(MAKE) -C selftests/fault
 	scripts/check-debug
+
+# Many kTLS connections for a long time, every byte checked, slab and fds
+# back afterwards; see Documentation/testing.md ("Soak").
+DURATION ?= 600
+CONNECTIONS ?= 1000
+.PHONY: soak
+soak: deps
+	$(MAKE) all
+	selftests/soak/run-soak -n $(CONNECTIONS) -d $(DURATION)
