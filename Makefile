@@ -10,6 +10,8 @@
 #   make uninstall  remove both
 #   make bench      benchmarks side by side in the VM (build/bench/latest)
 #   make bench-smoke  the same, tiny and once: proves the benchmark runs
+#   make fuzz-vm    the campaign in the VM: hostile peer (RECORDS) and API
+#                   fuzzing (DURATION s); KTLS_VM_KERNEL=debug: debug kernel
 #   make clean
 #
 # KDIR selects the kernel build tree.  The default is the Debian 6.1 headers
@@ -38,6 +40,7 @@ selftests: helper kmod
 	$(MAKE) -C selftests
 	$(MAKE) -C selftests/handshake
 	$(MAKE) -C selftests/interop
+	$(MAKE) -C selftests/campaign
 
 deps:
 	scripts/deps
@@ -72,6 +75,7 @@ clean:
 	$(MAKE) -C helper clean
 	$(MAKE) -C selftests/handshake clean
 	$(MAKE) -C selftests/interop clean
+	$(MAKE) -C selftests/campaign clean
 	$(MAKE) -C bench clean
 
 # ktls against tls.ko, OpenSSL, plain TCP and raw AEAD, in one VM boot;
@@ -95,3 +99,17 @@ check-debug: deps
 	$(MAKE) all
 	$(MAKE) -C selftests/fault
 	scripts/check-debug
+
+# The campaign (selftests/campaign, Documentation/testing.md): ktls_hostile
+# sends RECORDS hostile records (default 10^6) and ktls_apifuzz runs random
+# socket-call sequences for DURATION seconds (default 300), in one VM boot.
+# SEED replays a run.  KTLS_VM_KERNEL=debug (or FUZZ_KERNEL=debug) boots the
+# debug kernel, with ktls.ko built against it as check-debug does.
+.PHONY: fuzz-vm
+fuzz-vm: deps
+	$(MAKE) kmod
+	$(MAKE) -C selftests/campaign
+	scripts/fuzz-vm $(if $(FUZZ_KERNEL),--kernel $(FUZZ_KERNEL)) \
+		$(if $(RECORDS),--records $(RECORDS)) \
+		$(if $(DURATION),--duration $(DURATION)) \
+		$(if $(SEED),--seed $(SEED))
