@@ -114,7 +114,6 @@ static struct {
 	bool verbose;
 	unsigned char *table, *ctrl_table;
 	int file;		/* the table, for sendfile */
-	unsigned char *guard;	/* a page followed by an unmapped one */
 	long page;
 	struct pair p[MAX_PAIRS];
 	atomic_bool stop;
@@ -374,6 +373,7 @@ struct thr {
 	unsigned int id;
 	uint64_t r;
 	int pipe[2];
+	unsigned char *guard;	/* a page followed by an unmapped one */
 	unsigned char buf[70000], peek[70000];
 };
 
@@ -478,9 +478,9 @@ static void op_send(struct thr *t, struct pair *p, int e)
 
 		if (k > room)
 			k = room;
-		memcpy(g.guard + g.page - k, src, k);
+		memcpy(t->guard + g.page - k, src, k);
 		op_begin(t, "send(into an unmapped page)");
-		n = send(fd, g.guard + g.page - k, k + 1 + cm_below(&t->r, 100),
+		n = send(fd, t->guard + g.page - k, k + 1 + cm_below(&t->r, 100),
 			 flags);
 		break;
 	}
@@ -510,6 +510,10 @@ static void op_send_ctrl(struct thr *t, struct pair *p, int e, bool ku)
 	if (ku && p->v->version != TLS_1_3_VERSION)
 		return;
 	pthread_mutex_lock(&d->send_mx);
+	/* A handshake record starting with 24 is a KeyUpdate. */
+	if (!ku && type == CC_TYPE_HANDSHAKE &&
+	    g.ctrl_table[d->ctrl_off % TABLE_SIZE] == KTLS_HANDSHAKE_KEY_UPDATE)
+		type = CC_TYPE_ALERT;
 	ev = ctrl_push(p, d, type, len, ku);
 	if (!ev)
 		goto out;
@@ -617,12 +621,12 @@ static void op_recv(struct thr *t, struct pair *p, int e)
 		size_t k = 1 + cm_below(&t->r, 64);
 
 		op_begin(t, "recv(into an unmapped page)");
-		n = recv(fd, g.guard + g.page - k, k + 1 + cm_below(&t->r, 64),
+		n = recv(fd, t->guard + g.page - k, k + 1 + cm_below(&t->r, 64),
 			 flags & ~MSG_WAITALL);
 		if (n > 0) {
 			if (n > (ssize_t)k)
 				PFAIL(p, "recv wrote %zd bytes into %zu", n, k);
-			memcpy(t->buf, g.guard + g.page - k, n);
+			memcpy(t->buf, t->guard + g.page - k, n);
 		}
 		break;
 	}
@@ -671,9 +675,9 @@ static void op_sockopt(struct thr *t, struct pair *p, int e)
 	if (k == 0)
 		ptr = NULL;
 	else if (k == 1)
-		ptr = g.guard + g.page;	/* unmapped */
+		ptr = t->guard + g.page;	/* unmapped */
 	else if (k == 2)
-		ptr = g.guard + g.page - 1;	/* runs into it */
+		ptr = t->guard + g.page - 1;	/* runs into it */
 	op_begin(t, get ? "getsockopt(SOL_TLS)" : "setsockopt(SOL_TLS)");
 	if (get) {
 		ret = getsockopt(p->fd[e], SOL_TLS, name, ptr, &len);
@@ -818,9 +822,14 @@ static void op_peer_send(struct thr *t, struct pair *p)
 			    sizeof(rec));
 		len = 0;	/* no stream bytes */
 	} else if (what < 4) {
+		uint8_t type = CC_TYPE_ALERT + cm_below(&t->r, 2);
+
+		/* A handshake record starting with 24 is a KeyUpdate. */
+		if (g.ctrl_table[d->ctrl_off % TABLE_SIZE] ==
+		    KTLS_HANDSHAKE_KEY_UPDATE)
+			type = CC_TYPE_ALERT;
 		len = 1 + cm_below(&t->r, 64);
-		ev = ctrl_push(p, d, CC_TYPE_ALERT + cm_below(&t->r, 2), len,
-			       false);
+		ev = ctrl_push(p, d, type, len, false);
 		if (!ev)
 			goto out;
 		n = cc_seal(&d->cc, ev->type, ctrl_bytes(ev), len, pad, rec,
@@ -894,6 +903,8 @@ static void op_peer_recv(struct thr *t, struct pair *p)
 	op_end(t);
 	if (n > 0)
 		d->acc_len += n;
+	if (atomic_load(&p->tainted))
+		d->acc_len = 0;
 	while (!atomic_load(&p->tainted) && d->acc_len >= CC_HDR_LEN) {
 		rlen = cc_record_len(d->acc);
 		if (rlen > CC_MAX_RECORD)
@@ -1025,6 +1036,7 @@ static void drain(struct thr *t)
 int main(int argc, char **argv)
 {
 	pthread_t tid[MAX_THREADS];
+	pthread_rwlockattr_t rwa;
 	struct thr *thr[MAX_THREADS];
 	unsigned int i, k;
 	double t0, dt, now;
@@ -1105,11 +1117,7 @@ int main(int argc, char **argv)
 		unlink(path);
 	}
 	g.page = sysconf(_SC_PAGESIZE);
-	g.guard = mmap(NULL, 2 * g.page, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (g.guard == MAP_FAILED || mprotect(g.guard + g.page, g.page,
-					      PROT_NONE))
-		cm_fail("guard page");
+	pthread_rwlockattr_init(&rwa);
 
 	for (i = 0; i < g.pairs; i++) {
 		uint64_t r = cm_mix(g.seed, 50 + i, 0);
@@ -1117,7 +1125,10 @@ int main(int argc, char **argv)
 		int e;
 
 		p->id = i;
-		pthread_rwlock_init(&p->lk, NULL);
+		/* Re-creating a pair must not starve behind its users. */
+		pthread_rwlockattr_setkind_np(&rwa,
+			PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&p->lk, &rwa);
 		for (e = 0; e < 2; e++) {
 			pthread_mutex_init(&p->d[e].send_mx, NULL);
 			pthread_mutex_init(&p->d[e].recv_mx, NULL);
@@ -1135,6 +1146,11 @@ int main(int argc, char **argv)
 		    fcntl(thr[i]->pipe[0], F_SETFL, O_NONBLOCK))
 			cm_fail("thread setup");
 		thr[i]->id = i;
+		thr[i]->guard = mmap(NULL, 2 * g.page, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (thr[i]->guard == MAP_FAILED ||
+		    mprotect(thr[i]->guard + g.page, g.page, PROT_NONE))
+			cm_fail("guard page");
 		thr[i]->r = cm_mix(g.seed, 1000 + i, 0);
 		if (pthread_create(&tid[i], NULL, thread_main, thr[i]))
 			cm_fail("pthread_create");
