@@ -36,7 +36,9 @@
  * EPIPE at all.
  *
  * Usage: ktls_apifuzz [-s SEED] [-d SECONDS] [-j THREADS] [-p PAIRS]
- *                     [-W WATCHDOG_S] [-v]
+ *                     [-W WATCHDOG_S] [-K] [-v]
+ * -K counts the known findings listed at known_finding() instead of
+ * failing on them.
  * Each thread's sequence of calls follows from the seed; the interleaving
  * of threads does not (-j 1 removes it).  A failure prints the command
  * that replays the seed.  The last line is "apifuzz: ... ok" or FAIL.
@@ -111,14 +113,14 @@ static struct {
 	uint64_t seed;
 	double seconds;
 	unsigned int threads, pairs, watchdog;
-	bool verbose;
+	bool verbose, known;
 	unsigned char *table, *ctrl_table;
 	int file;		/* the table, for sendfile */
 	long page;
 	struct pair p[MAX_PAIRS];
 	atomic_bool stop;
 	atomic_uint_fast64_t calls, errors, bytes_checked, recreated;
-	atomic_uint_fast64_t key_updates, taints;
+	atomic_uint_fast64_t key_updates, taints, known_hits;
 	_Atomic double op_start[MAX_THREADS];
 	const char *_Atomic op_name[MAX_THREADS];
 } g = { .seconds = 10, .threads = 3, .pairs = 3, .watchdog = 20 };
@@ -137,6 +139,19 @@ static const int e_opt[] = { EINVAL, EBUSY, EFAULT, ENOPROTOOPT, 0 };
 /* Sending to a pair nobody corrupted: only what the call itself did. */
 static const int e_send_clean[] = { EAGAIN, EFAULT, EOPNOTSUPP, EINVAL, 0 };
 static const int e_recv_clean[] = { EAGAIN, EFAULT, EIO, EINVAL, 0 };
+
+/*
+ * Known findings, reported and not yet resolved: with -K they are counted
+ * instead of failing the run, so that a run can go on past them.
+ *   1. setsockopt(TLS_RX) (a rekey) on a socket whose receive side failed
+ *      returns the sticky read error (EBADMSG); uapi.md section 2 does not
+ *      list it.
+ */
+static bool known_finding(const char *call, int err)
+{
+	return g.known && !strncmp(call, "setsockopt(", 11) &&
+	       err == EBADMSG;
+}
 
 static bool allowed(const int *set, int err)
 {
@@ -157,6 +172,10 @@ static void check_err(struct pair *p, const char *call, const int *set,
 		      const int *clean, int err)
 {
 	atomic_fetch_add(&g.errors, 1);
+	if (!allowed(set, err) && known_finding(call, err)) {
+		atomic_fetch_add(&g.known_hits, 1);
+		return;
+	}
 	if (!allowed(set, err))
 		PFAIL(p, "%s: errno %d (%s) is not documented for it", call,
 		      err, strerror(err));
@@ -1044,7 +1063,7 @@ int main(int argc, char **argv)
 	int opt, err;
 
 	g.seed = cm_mix((uint64_t)time(NULL), getpid(), 1) & 0xffffffffffULL;
-	while ((opt = getopt(argc, argv, "s:d:j:p:W:v")) != -1) {
+	while ((opt = getopt(argc, argv, "s:d:j:p:W:Kv")) != -1) {
 		switch (opt) {
 		case 's':
 			g.seed = strtoull(optarg, NULL, 0);
@@ -1061,12 +1080,16 @@ int main(int argc, char **argv)
 		case 'W':
 			g.watchdog = strtoul(optarg, NULL, 0);
 			break;
+		case 'K':
+			g.known = true;
+			break;
 		case 'v':
 			g.verbose = true;
 			break;
 		default:
 			fprintf(stderr, "usage: %s [-s SEED] [-d SECONDS] "
-				"[-j THREADS] [-p PAIRS] [-W SECONDS] [-v]\n",
+				"[-j THREADS] [-p PAIRS] [-W SECONDS] [-K] "
+				"[-v]\n",
 				argv[0]);
 			return 2;
 		}
@@ -1079,8 +1102,9 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
-	cm_set_replay("%s -s %#" PRIx64 " -d %g -j %u -p %u", argv[0], g.seed,
-		      g.seconds, g.threads, g.pairs);
+	cm_set_replay("%s -s %#" PRIx64 " -d %g -j %u -p %u%s", argv[0],
+		      g.seed, g.seconds, g.threads, g.pairs,
+		      g.known ? " -K" : "");
 	printf("# apifuzz: seed %#" PRIx64 ", %g s, %u threads, %u pairs\n",
 	       g.seed, g.seconds, g.threads, g.pairs);
 	err = cm_netns();
@@ -1186,10 +1210,11 @@ int main(int argc, char **argv)
 			"closed", curr);
 	printf("# apifuzz: %" PRIu64 " failed calls (all documented), %"
 	       PRIu64 " bytes checked, %" PRIu64 " KeyUpdates, %" PRIu64
-	       " pairs re-created, %" PRIu64 " tainted\n",
+	       " pairs re-created, %" PRIu64 " tainted, %" PRIu64
+	       " known findings hit (-K)\n",
 	       (uint64_t)g.errors, (uint64_t)g.bytes_checked,
 	       (uint64_t)g.key_updates, (uint64_t)g.recreated,
-	       (uint64_t)g.taints);
+	       (uint64_t)g.taints, (uint64_t)g.known_hits);
 	printf("apifuzz: seed %#" PRIx64 ": %" PRIu64 " calls in %.1f s, "
 	       "%.0f calls/s: ok\n", g.seed, (uint64_t)g.calls, dt,
 	       g.calls / dt);

@@ -79,6 +79,8 @@ size_t cm_info(union cc_crypto_info *ci, const struct cm_variant *v,
 void cm_timeouts(int fd, unsigned int ms);
 /* A counter from /proc/net/ktls_stat (the ULP's), -1 if absent. */
 long cm_stat(const char *name);
+/* Open file descriptors of the process. */
+int cm_fd_count(void);
 /* Whether the ULP under test is the in-tree module. */
 bool cm_intree(void);
 

@@ -1060,7 +1060,7 @@ int main(int argc, char **argv)
 	unsigned long max_records = 100000, idx;
 	double seconds = 0, t0, dt;
 	long derr0, rok0, rrecv0;
-	int opt, err, k;
+	int opt, err, k, fds;
 
 	g.seed = cm_mix((uint64_t)time(NULL), getpid(), 0) & 0xffffffffffULL;
 	while ((opt = getopt(argc, argv, "s:n:t:k:w:v")) != -1) {
@@ -1108,6 +1108,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	g.sum_sealed = g.sum_read = FNV_INIT;
+	fds = cm_fd_count();
 	t0 = cm_now();
 	for (idx = g.first; g.records < max_records; idx++) {
 		struct session s = { .index = idx,
@@ -1127,6 +1128,9 @@ int main(int argc, char **argv)
 		cm_fail("checksums differ: sealed %#" PRIx64 ", read %#" PRIx64,
 			g.sum_sealed, g.sum_read);
 	check_counters(derr0, rok0, rrecv0);
+	if (cm_fd_count() != fds)
+		cm_fail("%d file descriptors open, %d at the start",
+			cm_fd_count(), fds);
 	printf("# hostile: ends:");
 	for (k = 0; k < END_KINDS; k++)
 		printf(" %s %" PRIu64, end_names[k], g.hostile[k]);
