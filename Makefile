@@ -14,6 +14,8 @@
 #                   FUZZ_SECONDS (300); crash inputs kept in build/fuzz/
 #   make soak       1000 kTLS connections for 10 minutes in the VM, every
 #                   byte checked (DURATION=seconds, CONNECTIONS=n)
+#   make fuzz-vm    the campaign in the VM: hostile peer (RECORDS) and API
+#                   fuzzing (DURATION s); KTLS_VM_KERNEL=debug: debug kernel
 #   make clean
 #
 # KDIR selects the kernel build tree.  The default is the Debian 6.1 headers
@@ -43,6 +45,7 @@ selftests: helper kmod
 	$(MAKE) -C selftests/handshake
 	$(MAKE) -C selftests/interop
 	$(MAKE) -C selftests/soak
+	$(MAKE) -C selftests/campaign
 
 deps:
 	scripts/deps
@@ -79,6 +82,7 @@ clean:
 	$(MAKE) -C selftests/interop clean
 	$(MAKE) -C selftests/fuzz clean
 	$(MAKE) -C selftests/soak clean
+	$(MAKE) -C selftests/campaign clean
 	$(MAKE) -C bench clean
 
 # ktls against tls.ko, OpenSSL, plain TCP and raw AEAD, in one VM boot;
@@ -119,3 +123,16 @@ CONNECTIONS ?= 1000
 soak: deps
 	$(MAKE) all
 	selftests/soak/run-soak -n $(CONNECTIONS) -d $(DURATION)
+# The campaign (selftests/campaign, Documentation/testing.md): ktls_hostile
+# sends RECORDS hostile records (default 10^6) and ktls_apifuzz runs random
+# socket-call sequences for DURATION seconds (default 300), in one VM boot.
+# SEED replays a run.  KTLS_VM_KERNEL=debug (or FUZZ_KERNEL=debug) boots the
+# debug kernel, with ktls.ko built against it as check-debug does.
+.PHONY: fuzz-vm
+fuzz-vm: deps
+	$(MAKE) kmod
+	$(MAKE) -C selftests/campaign
+	scripts/fuzz-vm $(if $(FUZZ_KERNEL),--kernel $(FUZZ_KERNEL)) \
+		$(if $(RECORDS),--records $(RECORDS)) \
+		$(if $(DURATION),--duration $(DURATION)) \
+		$(if $(SEED),--seed $(SEED))

@@ -314,8 +314,13 @@ static void cc_aad12(const struct cc_state *st, unsigned char aad[13],
 	cc_header(aad + 8, type, len);
 }
 
-ssize_t cc_seal(struct cc_state *st, uint8_t type, const void *data,
-		size_t len, size_t pad, void *out, size_t cap)
+/*
+ * Seal @len bytes at @data as a record body: on TLS 1.3 followed by the
+ * inner type byte @type (none when @type is negative) and @pad zeros, on
+ * TLS 1.2 with @type in the header.  No limit on the size but the header's.
+ */
+static ssize_t cc_seal_body(struct cc_state *st, int type, const void *data,
+			    size_t len, size_t pad, void *out, size_t cap)
 {
 	const struct cc_cipher *c = st->cipher;
 	unsigned char *rec = out, *body, nonce[12], aad[13];
@@ -323,25 +328,26 @@ ssize_t cc_seal(struct cc_state *st, uint8_t type, const void *data,
 	int err;
 
 	if (st->version == TLS_1_3_VERSION) {
-		if (len + pad > CC_MAX_PLAINTEXT)
-			return -EMSGSIZE;
-		inner = len + 1 + pad;
+		inner = len + (type >= 0) + pad;
 	} else {
-		if (pad || len > CC_MAX_PLAINTEXT)
+		if (pad || type < 0)
 			return -EINVAL;
 		inner = len;
 		if (cc_has_explicit(st))
 			explicit = 8;
 	}
 	total = CC_HDR_LEN + explicit + inner + c->tag_size;
+	if (total - CC_HDR_LEN > 0xffff)
+		return -EMSGSIZE;
 	if (total > cap)
 		return -ENOSPC;
 
 	body = rec + CC_HDR_LEN + explicit;
 	memmove(body, data, len);
 	if (st->version == TLS_1_3_VERSION) {
-		body[len] = type;
-		memset(body + len + 1, 0, pad);
+		if (type >= 0)
+			body[len] = type;
+		memset(body + len + (type >= 0), 0, pad);
 		cc_header(rec, CC_TYPE_DATA, total - CC_HDR_LEN);
 		cc_nonce(st, NULL, nonce);
 		err = cc_aead(st, true, nonce, rec, CC_HDR_LEN, body, inner,
@@ -361,6 +367,23 @@ ssize_t cc_seal(struct cc_state *st, uint8_t type, const void *data,
 		cc_iv_increment(st);
 	st->seq++;
 	return total;
+}
+
+ssize_t cc_seal(struct cc_state *st, uint8_t type, const void *data,
+		size_t len, size_t pad, void *out, size_t cap)
+{
+	if (st->version == TLS_1_3_VERSION && len + pad > CC_MAX_PLAINTEXT)
+		return -EMSGSIZE;
+	if (st->version != TLS_1_3_VERSION && (pad || len > CC_MAX_PLAINTEXT))
+		return -EINVAL;
+	return cc_seal_body(st, type, data, len, pad, out, cap);
+}
+
+ssize_t cc_seal_inner(struct cc_state *st, uint8_t type, const void *inner,
+		      size_t len, void *out, size_t cap)
+{
+	return cc_seal_body(st, st->version == TLS_1_3_VERSION ? -1 : type,
+			    inner, len, 0, out, cap);
 }
 
 size_t cc_record_len(const void *hdr)

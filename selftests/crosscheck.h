@@ -101,6 +101,16 @@ ssize_t cc_seal(struct cc_state *st, uint8_t type, const void *data,
 		size_t len, size_t pad, void *out, size_t cap);
 
 /*
+ * For tests of a receiver's limits: protect exactly @len bytes at @inner
+ * as the record's plaintext, with no size limit but the header's 16 bits.
+ * On TLS 1.3 @inner is the whole inner plaintext (content, type, padding:
+ * nothing is appended, so it may be empty or all zeros) and @type is
+ * ignored; on TLS 1.2 @type goes in the header.  Returns as cc_seal.
+ */
+ssize_t cc_seal_inner(struct cc_state *st, uint8_t type, const void *inner,
+		      size_t len, void *out, size_t cap);
+
+/*
  * Length of the record whose header starts at @hdr (5 bytes), header
  * included.
  */

@@ -472,4 +472,74 @@ TEST(roundtrip_all)
 	}
 }
 
+/*
+ * cc_seal_inner: the same record as cc_seal when given cc_seal's inner
+ * plaintext; records past the limit, empty or all-padding inner plaintext
+ * are sealed, and cc_open refuses them as a receiver must.
+ */
+TEST(seal_inner)
+{
+	static const uint16_t versions[] = { TLS_1_2_VERSION,
+					     TLS_1_3_VERSION };
+	unsigned char material[64], inner[CC_MAX_PLAINTEXT + 2];
+	unsigned char a[CC_MAX_RECORD + 8], b[CC_MAX_RECORD + 8];
+	unsigned char pt[CC_MAX_PLAINTEXT + 2];
+	union cc_crypto_info ci;
+	struct cc_state s1, s2, rx;
+	size_t v, len;
+	ssize_t n, m;
+	uint8_t type;
+
+	fill_pattern(material, sizeof(material), 12);
+	for (v = 0; v < ARRAY_SIZE(versions); v++) {
+		bool tls13 = versions[v] == TLS_1_3_VERSION;
+
+		len = cc_crypto_info_fill(&ci, versions[v],
+					  TLS_CIPHER_AES_GCM_128, material, 7);
+		ASSERT_EQ(0, cc_init(&s1, &ci, len));
+		ASSERT_EQ(0, cc_init(&s2, &ci, len));
+		ASSERT_EQ(0, cc_init(&rx, &ci, len));
+		fill_pattern(inner, 100, 13);
+		n = cc_seal(&s1, CC_TYPE_ALERT, inner, 100, tls13 ? 3 : 0, a,
+			    sizeof(a));
+		ASSERT_GT(n, 0);
+		if (tls13) {
+			inner[100] = CC_TYPE_ALERT;
+			memset(inner + 101, 0, 3);
+		}
+		m = cc_seal_inner(&s2, CC_TYPE_ALERT, inner,
+				  tls13 ? 104 : 100, b, sizeof(b));
+		ASSERT_EQ(n, m);
+		EXPECT_EQ(0, memcmp(a, b, n));
+		EXPECT_EQ(100, cc_open(&rx, b, m, &type, pt, sizeof(pt)));
+		EXPECT_EQ(CC_TYPE_ALERT, type);
+
+		/* One byte past the largest record. */
+		fill_pattern(inner, sizeof(inner), 14);
+		len = CC_MAX_PLAINTEXT + 1 + tls13;
+		inner[len - 1] = CC_TYPE_DATA;
+		m = cc_seal_inner(&s2, CC_TYPE_DATA, inner, len, b, sizeof(b));
+		ASSERT_GT(m, 0);
+		EXPECT_EQ(-EMSGSIZE, cc_open(&rx, b, m, &type, pt,
+					     sizeof(pt)));
+		if (tls13) {
+			/* Empty and all-padding inner plaintext. */
+			s2.seq = rx.seq;
+			m = cc_seal_inner(&s2, 0, inner, 0, b, sizeof(b));
+			ASSERT_GT(m, 0);
+			EXPECT_EQ(-EBADMSG, cc_open(&rx, b, m, &type, pt,
+						    sizeof(pt)));
+			s2.seq = rx.seq;
+			memset(inner, 0, 40);
+			m = cc_seal_inner(&s2, 0, inner, 40, b, sizeof(b));
+			ASSERT_GT(m, 0);
+			EXPECT_EQ(-EBADMSG, cc_open(&rx, b, m, &type, pt,
+						    sizeof(pt)));
+		}
+		cc_free(&s1);
+		cc_free(&s2);
+		cc_free(&rx);
+	}
+}
+
 TEST_HARNESS_MAIN
