@@ -193,11 +193,10 @@ static int rx_skb_sg(struct sock *sk, struct scatterlist *sg, int max,
 static void rx_consume(struct sock *sk, u32 len)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
-	u32 seq = tp->copied_seq;
 
+	/* A FIN right behind the record is consumed with it (copied_seq
+	 * counts it, as tcp_recvmsg() does). */
 	tcp_read_done(sk, len);
-	/* The caller saw every byte in the queue. */
-	WARN_ON_ONCE(tp->copied_seq - seq != len);
 	if (unlikely(tp->urg_data) && after(tp->copied_seq, tp->urg_seq)) {
 		WRITE_ONCE(tp->urg_data, 0);
 		tcp_fast_path_check(sk);
