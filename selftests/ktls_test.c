@@ -3193,6 +3193,53 @@ TEST_F(wire, rx_urgent_pointer_twice)
 	EXPECT_EQ(1, inline_on);
 }
 
+/*
+ * A record larger than the receive buffer, arriving in small segments
+ * while nobody reads: TCP's queue fills and its window shuts before the
+ * record is whole, so ktls must stage the part it has to reopen the window
+ * (rx_parse's pressure path).  Without that the peer can never send the
+ * rest.
+ */
+TEST_F_TIMEOUT(wire, rx_record_larger_than_rcvbuf, 60)
+{
+	unsigned char rec[CC_MAX_RECORD], data[CC_MAX_PLAINTEXT];
+	unsigned char got[CC_MAX_PLAINTEXT];
+	int small = 4096, one = 1;
+	size_t off = 0;
+	double t0;
+	ssize_t n;
+
+	ASSERT_EQ(0, setsockopt(self->tls, SOL_SOCKET, SO_RCVBUF, &small,
+				sizeof(small)));
+	ASSERT_EQ(0, setsockopt(self->raw, SOL_TCP, TCP_NODELAY, &one,
+				sizeof(one)));
+	wire_keys(_metadata, self, variant, 0);
+	fill_random(data, sizeof(data), 194);
+	n = cc_seal(&self->seal, CC_TYPE_DATA, data, sizeof(data), 0, rec,
+		    sizeof(rec));
+	ASSERT_GT(n, 0);
+	/* 512-byte segments, 2 ms apart, without reading. */
+	t0 = now_ms();
+	while (off < (size_t)n && now_ms() - t0 < 20000) {
+		size_t k = n - off < 512 ? n - off : 512;
+		ssize_t w = send(self->raw, rec + off, k,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (w > 0)
+			off += w;
+		else
+			ASSERT_EQ(EAGAIN, errno);
+		msleep(2);
+	}
+	EXPECT_EQ((size_t)n, off) {
+		TH_LOG("the peer could send %zu of %zd bytes: the window stayed shut",
+		       off, n);
+	}
+	ASSERT_EQ(sizeof(data), recv_all(self->tls, got, sizeof(data),
+					 IO_RECV, false));
+	EXPECT_EQ(0, memcmp(got, data, sizeof(data)));
+}
+
 /* A valid record written one byte at a time. */
 TEST_F(wire, rx_record_byte_by_byte)
 {
