@@ -1058,7 +1058,7 @@ static void check_counters(long derr0, long rok0, long rrecv0)
 int main(int argc, char **argv)
 {
 	unsigned long max_records = 100000, idx;
-	double seconds = 0, t0, dt;
+	double seconds = 0, t0, dt, shown;
 	long derr0, rok0, rrecv0;
 	int opt, err, k, fds;
 
@@ -1109,7 +1109,7 @@ int main(int argc, char **argv)
 	}
 	g.sum_sealed = g.sum_read = FNV_INIT;
 	fds = cm_fd_count();
-	t0 = cm_now();
+	t0 = shown = cm_now();
 	for (idx = g.first; g.records < max_records; idx++) {
 		struct session s = { .index = idx,
 				     .seed = cm_mix(g.seed, idx, 0x5e55) };
@@ -1118,6 +1118,15 @@ int main(int argc, char **argv)
 			      g.seed, idx, max_records);
 		session_run(&s, max_records - g.records);
 		session_free(&s);
+		/* A run cut short by a deadline says how far it got, and
+		 * whether it was slow or stuck (no line for a minute). */
+		if (cm_now() - shown >= 60) {
+			shown = cm_now();
+			printf("# hostile: %.0f s: %" PRIu64 " records in %"
+			       PRIu64 " sessions (next -k %lu), %.0f records/s\n",
+			       shown - t0, g.records, g.sessions, idx + 1,
+			       g.records / (shown - t0));
+		}
 		if (seconds > 0 && cm_now() - t0 >= seconds)
 			break;
 	}
