@@ -57,6 +57,7 @@
 
 #include "kselftest_harness.h"
 #include "crosscheck.h"
+#include "lib/ktls_util.h"
 #include "../uapi/ktls.h"
 
 
@@ -66,19 +67,6 @@
 #define MIB (1024 * 1024)
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static const char *ulp_name(void)
-{
-	const char *u = getenv("KTLS_ULP");
-
-	return u && *u ? u : "ktls";
-}
-
-/* The in-tree module, whose known deviations some tests tolerate. */
-static bool ulp_is_intree(void)
-{
-	return !strcmp(ulp_name(), "tls");
-}
 
 static uint64_t rnd_next(uint64_t *s)
 {
@@ -179,32 +167,12 @@ static bool info_field_eq(const union cc_crypto_info *a,
 	return pa && pb && la == lb && !memcmp(pa, pb, la);
 }
 
-static int attach_ulp(int fd)
-{
-	return setsockopt(fd, SOL_TCP, TCP_ULP, ulp_name(), strlen(ulp_name()));
-}
-
 /* A connected loopback TCP pair: *c connected, *s accepted. */
 static void tcp_pair(struct __test_metadata *_metadata, int *c, int *s)
 {
-	struct sockaddr_in addr = {
-		.sin_family = AF_INET,
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-	};
-	socklen_t alen = sizeof(addr);
-	int l;
-
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	ASSERT_GE(l, 0);
-	ASSERT_EQ(0, bind(l, (struct sockaddr *)&addr, sizeof(addr)));
-	ASSERT_EQ(0, listen(l, 1));
-	ASSERT_EQ(0, getsockname(l, (struct sockaddr *)&addr, &alen));
-	*c = socket(AF_INET, SOCK_STREAM, 0);
-	ASSERT_GE(*c, 0);
-	ASSERT_EQ(0, connect(*c, (struct sockaddr *)&addr, sizeof(addr)));
-	*s = accept(l, NULL, NULL);
-	ASSERT_GE(*s, 0);
-	close(l);
+	ASSERT_EQ(0, ku_tcp_pair(AF_INET, 0, c, s)) {
+		TH_LOG("loopback TCP pair: %s", strerror(errno));
+	}
 }
 
 /*
@@ -214,7 +182,7 @@ static void tcp_pair(struct __test_metadata *_metadata, int *c, int *s)
 static void set_key(struct __test_metadata *_metadata, int fd, int dir,
 		    const union cc_crypto_info *ci, size_t len)
 {
-	int ret = setsockopt(fd, SOL_TLS, dir, ci, len);
+	int ret = ku_set_crypto(fd, dir, ci, len);
 
 	if (ret && (errno == ENOENT || errno == ENOPKG ||
 		    errno == EOPNOTSUPP))
@@ -234,12 +202,7 @@ static void set_key(struct __test_metadata *_metadata, int fd, int dir,
  */
 static void set_timeouts(struct __test_metadata *_metadata, int fd)
 {
-	struct timeval tv = { 10, 0 };
-
-	ASSERT_EQ(0, setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
-				sizeof(tv)));
-	ASSERT_EQ(0, setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
-				sizeof(tv)));
+	ASSERT_EQ(0, ku_set_timeouts(fd, 10000));
 }
 
 static int temp_file(const void *data, size_t len)
@@ -577,10 +540,10 @@ static void tls_pair(struct __test_metadata *_metadata, uint16_t version,
 	size_t len;
 
 	tcp_pair(_metadata, c, s);
-	ASSERT_EQ(0, attach_ulp(*c)) {
-		TH_LOG("attach ULP '%s': %s", ulp_name(), strerror(errno));
+	ASSERT_EQ(0, ku_attach_ulp(*c, NULL)) {
+		TH_LOG("attach ULP '%s': %s", ku_ulp_name(), strerror(errno));
 	}
-	ASSERT_EQ(0, attach_ulp(*s));
+	ASSERT_EQ(0, ku_attach_ulp(*s, NULL));
 	len = make_info(a, version, cipher, SEED_A, 0);
 	ASSERT_NE(0, len);
 	ASSERT_EQ(len, make_info(b, version, cipher, SEED_B, 0));
@@ -925,7 +888,7 @@ TEST_F(tls, msg_peek_bounded_by_rcvbuf)
 				sizeof(sz)));
 	n = recv(self->cfd, got, sizeof(got), MSG_PEEK);
 	ASSERT_GT(n, 0);
-	if (!ulp_is_intree())	/* 6.1's module holds whatever is peeked */
+	if (!ku_ulp_is_intree())	/* 6.1's module holds whatever is peeked */
 		EXPECT_GT((ssize_t)sizeof(data), n);
 	EXPECT_EQ(0, memcmp(got, data, n));
 	memset(got, 0, sizeof(got));
@@ -1197,7 +1160,7 @@ TEST_F(tls, shutdown_wr)
 	 * with KTLS_ULP=tls that one check is reported as a SKIP.
 	 */
 	n = send(self->fd, "x", 1, MSG_NOSIGNAL);
-	if (n == 1 && ulp_is_intree()) {
+	if (n == 1 && ku_ulp_is_intree()) {
 		intree_quirk = true;
 	} else {
 		EXPECT_EQ(-1, n);
@@ -1268,7 +1231,7 @@ TEST_F(tls, close_during_transfer)
 	 * 6.1 module may keep returning success once TCP refuses the data:
 	 * with KTLS_ULP=tls that is reported as a SKIP.
 	 */
-	if (!x.err && ulp_is_intree())
+	if (!x.err && ku_ulp_is_intree())
 		SKIP(return, "%s: in-tree tls reported no error after the "
 		     "peer reset (known 6.1 behaviour; ktls must)",
 		     _metadata->name);
@@ -1462,8 +1425,8 @@ FIXTURE_SETUP(api)
 {
 	self->fd = self->cfd = -1;
 	tcp_pair(_metadata, &self->fd, &self->cfd);
-	ASSERT_EQ(0, attach_ulp(self->fd)) {
-		TH_LOG("attach ULP '%s': %s", ulp_name(), strerror(errno));
+	ASSERT_EQ(0, ku_attach_ulp(self->fd, NULL)) {
+		TH_LOG("attach ULP '%s': %s", ku_ulp_name(), strerror(errno));
 	}
 	self->len = make_info(&self->ci, variant->version, variant->cipher,
 			      SEED_A, 0);
@@ -1678,7 +1641,7 @@ TEST(ulp_not_connected)
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	ASSERT_GE(fd, 0);
-	EXPECT_EQ(-1, attach_ulp(fd));
+	EXPECT_EQ(-1, ku_attach_ulp(fd, NULL));
 	EXPECT_EQ(ENOTCONN, errno);
 	close(fd);
 }
@@ -1688,10 +1651,10 @@ TEST(ulp_twice)
 	int c, s;
 
 	tcp_pair(_metadata, &c, &s);
-	ASSERT_EQ(0, attach_ulp(c)) {
-		TH_LOG("attach ULP '%s': %s", ulp_name(), strerror(errno));
+	ASSERT_EQ(0, ku_attach_ulp(c, NULL)) {
+		TH_LOG("attach ULP '%s': %s", ku_ulp_name(), strerror(errno));
 	}
-	EXPECT_EQ(-1, attach_ulp(c));
+	EXPECT_EQ(-1, ku_attach_ulp(c, NULL));
 	EXPECT_EQ(EEXIST, errno);
 	close(c);
 	close(s);
@@ -1704,9 +1667,9 @@ TEST(ulp_name_reported)
 	int c, s;
 
 	tcp_pair(_metadata, &c, &s);
-	ASSERT_EQ(0, attach_ulp(c));
+	ASSERT_EQ(0, ku_attach_ulp(c, NULL));
 	ASSERT_EQ(0, getsockopt(c, SOL_TCP, TCP_ULP, name, &len));
-	EXPECT_STREQ(ulp_name(), name);
+	EXPECT_STREQ(ku_ulp_name(), name);
 	close(c);
 	close(s);
 }
@@ -1775,12 +1738,12 @@ TEST(module_pinned_by_socket)
 	int c, s;
 
 	tcp_pair(_metadata, &c, &s);
-	ASSERT_EQ(0, attach_ulp(c));
+	ASSERT_EQ(0, ku_attach_ulp(c, NULL));
 	len = make_info(&a, TLS_1_3_VERSION, TLS_CIPHER_AES_GCM_128, SEED_A, 0);
 	set_key(_metadata, c, TLS_TX, &a, len);
-	EXPECT_EQ(-1, syscall(SYS_delete_module, ulp_name(), O_NONBLOCK));
+	EXPECT_EQ(-1, syscall(SYS_delete_module, ku_ulp_name(), O_NONBLOCK));
 	EXPECT_TRUE(errno == EWOULDBLOCK || errno == EBUSY) {
-		TH_LOG("delete_module(%s): %s", ulp_name(), strerror(errno));
+		TH_LOG("delete_module(%s): %s", ku_ulp_name(), strerror(errno));
 	}
 	/* Still working after the refused unload. */
 	ASSERT_EQ(5, send(c, "still", 5, 0));
@@ -1791,32 +1754,19 @@ TEST(module_pinned_by_socket)
 /* The same record layer over IPv6 (its proto tables are built apart). */
 TEST(ipv6_pair)
 {
-	struct sockaddr_in6 addr = {
-		.sin6_family = AF_INET6,
-		.sin6_addr = IN6ADDR_LOOPBACK_INIT,
-	};
-	socklen_t alen = sizeof(addr);
 	union cc_crypto_info a, b;
-	int l, c, s;
+	int c, s;
 	size_t len;
 
 	signal(SIGPIPE, SIG_IGN);
-	l = socket(AF_INET6, SOCK_STREAM, 0);
-	ASSERT_GE(l, 0);
-	ASSERT_EQ(0, bind(l, (struct sockaddr *)&addr, sizeof(addr)));
-	ASSERT_EQ(0, listen(l, 1));
-	ASSERT_EQ(0, getsockname(l, (struct sockaddr *)&addr, &alen));
-	c = socket(AF_INET6, SOCK_STREAM, 0);
-	ASSERT_GE(c, 0);
-	ASSERT_EQ(0, connect(c, (struct sockaddr *)&addr, sizeof(addr)));
-	s = accept(l, NULL, NULL);
-	ASSERT_GE(s, 0);
-	close(l);
+	ASSERT_EQ(0, ku_tcp_pair(AF_INET6, 0, &c, &s)) {
+		TH_LOG("IPv6 loopback TCP pair: %s", strerror(errno));
+	}
 	set_timeouts(_metadata, c);
 	set_timeouts(_metadata, s);
 
-	ASSERT_EQ(0, attach_ulp(c));
-	ASSERT_EQ(0, attach_ulp(s));
+	ASSERT_EQ(0, ku_attach_ulp(c, NULL));
+	ASSERT_EQ(0, ku_attach_ulp(s, NULL));
 	len = make_info(&a, TLS_1_3_VERSION, TLS_CIPHER_AES_GCM_256, SEED_A, 0);
 	ASSERT_EQ(len, make_info(&b, TLS_1_3_VERSION, TLS_CIPHER_AES_GCM_256,
 				 SEED_B, 0));
@@ -1868,14 +1818,14 @@ TEST(unavailable_ciphers)
 		};
 
 		tcp_pair(_metadata, &c, &s);
-		ASSERT_EQ(0, attach_ulp(c));
-		ASSERT_EQ(0, attach_ulp(s));
+		ASSERT_EQ(0, ku_attach_ulp(c, NULL));
+		ASSERT_EQ(0, ku_attach_ulp(s, NULL));
 		fill_random(raw, sizeof(raw), i);
 		memcpy(raw, &hdr, sizeof(hdr));
 		ASSERT_LE(cases[i].size, sizeof(raw));
 		EXPECT_EQ(-1, setsockopt(c, SOL_TLS, TLS_TX, raw,
 					 cases[i].size));
-		if (ulp_is_intree()) {
+		if (ku_ulp_is_intree()) {
 			EXPECT_TRUE(errno == ENOENT || errno == EINVAL);
 		} else {
 			EXPECT_EQ(cases[i].ktls_errno, errno) {
@@ -1918,8 +1868,8 @@ FIXTURE_SETUP(wire)
 	signal(SIGPIPE, SIG_IGN);
 	self->tls = self->raw = -1;
 	tcp_pair(_metadata, &self->tls, &self->raw);
-	ASSERT_EQ(0, attach_ulp(self->tls)) {
-		TH_LOG("attach ULP '%s': %s", ulp_name(), strerror(errno));
+	ASSERT_EQ(0, ku_attach_ulp(self->tls, NULL)) {
+		TH_LOG("attach ULP '%s': %s", ku_ulp_name(), strerror(errno));
 	}
 	ASSERT_EQ(0, setsockopt(self->raw, SOL_TCP, TCP_NODELAY, &one,
 				sizeof(one)));
@@ -2073,7 +2023,7 @@ static bool skip_rekey(const FIXTURE_VARIANT(wire) *variant)
 {
 	if (variant->version != TLS_1_3_VERSION)
 		return true;	/* TLS 1.2 rekeying is EBUSY: set_key_twice */
-	return ulp_is_intree();	/* 6.1's module cannot rekey */
+	return ku_ulp_is_intree();	/* 6.1's module cannot rekey */
 }
 
 /*
@@ -2204,7 +2154,7 @@ TEST_F(wire, tx_max_payload)
 	uint16_t v = 100, got = 0;
 
 	wire_keys(_metadata, self, variant, 0);
-	if (ulp_is_intree())
+	if (ku_ulp_is_intree())
 		SKIP(return, "the 6.1 in-tree module has no TLS_TX_MAX_PAYLOAD_LEN");
 	ASSERT_NE(NULL, data);
 	ASSERT_EQ(0, getsockopt(self->tls, SOL_TLS, TLS_TX_MAX_PAYLOAD_LEN,
@@ -2259,7 +2209,7 @@ TEST_F(wire, seq_wrap)
 	char buf[16];
 	ssize_t n;
 
-	if (ulp_is_intree())
+	if (ku_ulp_is_intree())
 		SKIP(return, "the 6.1 in-tree module reuses the nonce after a wrap");
 	wire_keys(_metadata, self, variant, UINT64_MAX);
 
@@ -2446,7 +2396,7 @@ static long ulp_stat(const char *name)
 	long value, found = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/net/%s_stat", ulp_name());
+	snprintf(path, sizeof(path), "/proc/net/%s_stat", ku_ulp_name());
 	f = fopen(path, "r");
 	if (!f)
 		return -1;
@@ -2572,7 +2522,7 @@ TEST_F(wire, rx_tls13_zc_until_padded)
 
 	if (variant->version != TLS_1_3_VERSION)
 		SKIP(return, "%s: TLS 1.3 only", _metadata->name);
-	if (ulp_is_intree())
+	if (ku_ulp_is_intree())
 		SKIP(return, "%s: ktls behaviour", _metadata->name);
 	wire_keys(_metadata, self, variant, 0);
 	fill_random(data, sizeof(data), 82);
@@ -2640,7 +2590,7 @@ TEST_F(wire, rx_scattered_buffer_and_forgery)
 	memset(got, 0x5a, sizeof(got));
 	EXPECT_EQ(-1, recv(self->tls, got, sizeof(got), 0));
 	EXPECT_EQ(EBADMSG, errno);
-	if (ulp_is_intree())
+	if (ku_ulp_is_intree())
 		return;	/* 6.1's module leaves the forged plaintext there */
 	for (i = 0; i < 3000; i++)
 		if (got[i] != 0x5a && got[i] != 0)
@@ -3002,7 +2952,7 @@ TEST_F(wire, rx_header_error_reported_once)
 	pfd.revents = 0;
 	EXPECT_EQ(0, poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLERR));
 	/* 6.1's module reports EPOLLIN for any queued byte. */
-	if (!ulp_is_intree()) {
+	if (!ku_ulp_is_intree()) {
 		EXPECT_EQ(0, pfd.revents & POLLIN);
 	}
 
@@ -3044,7 +2994,7 @@ TEST_F(wire, zerocopy_receive_refused)
 	unsigned char data[48], got[64], copy[4096];
 	int i;
 
-	if (ulp_is_intree())
+	if (ku_ulp_is_intree())
 		SKIP(return, "the in-tree 6.1 module passes it to TCP");
 	fill_random(data, sizeof(data), 161);
 	/* The call works on plain TCP: the raw side gets these bytes. */
@@ -3136,7 +3086,7 @@ TEST_F(wire, rx_urgent_pointer_in_record)
 	struct pollfd pfd = { .fd = self->tls, .events = POLLPRI };
 	ssize_t n;
 
-	if (ulp_is_intree())
+	if (ku_ulp_is_intree())
 		SKIP(return, "the in-tree 6.1 module stalls on it too");
 	wire_keys(_metadata, self, variant, 0);
 	fill_random(data, sizeof(data), 191);
@@ -3169,7 +3119,7 @@ TEST_F(wire, rx_urgent_pointer_twice)
 	socklen_t len = sizeof(inline_on);
 	ssize_t n;
 
-	if (ulp_is_intree())
+	if (ku_ulp_is_intree())
 		SKIP(return, "the in-tree 6.1 module lets TCP skip the byte");
 	wire_keys(_metadata, self, variant, 0);
 	fill_random(a, sizeof(a), 192);
@@ -3313,7 +3263,7 @@ TEST_F(wire, epoll_partial_record)
 
 	raw_write(_metadata, self->raw, rec, n / 2);
 	ret = epoll_wait(ep, &ev, 1, 200);
-	if (!ulp_is_intree())	/* 6.1's module: partial record readable */
+	if (!ku_ulp_is_intree())	/* 6.1's module: partial record readable */
 		EXPECT_EQ(0, ret);
 	raw_write(_metadata, self->raw, rec + n / 2, n - n / 2);
 	ASSERT_EQ(1, epoll_wait(ep, &ev, 1, 3000));
@@ -3343,7 +3293,7 @@ TEST_F(wire, poll_partial_record)
 
 	p = (struct pollfd){ self->tls, POLLIN, 0 };
 	ret = poll(&p, 1, 200);
-	if (ret == 1 && (p.revents & POLLIN) && ulp_is_intree()) {
+	if (ret == 1 && (p.revents & POLLIN) && ku_ulp_is_intree()) {
 		intree_pollin = true;
 	} else {
 		EXPECT_EQ(0, ret) {
@@ -3731,7 +3681,7 @@ enum {
 /* The counters of this network namespace; -1 for a name not listed. */
 static void stats_read(struct __test_metadata *_metadata, long *v)
 {
-	const char *path = ulp_is_intree() ? "/proc/net/tls_stat" :
+	const char *path = ku_ulp_is_intree() ? "/proc/net/tls_stat" :
 			   "/proc/net/ktls_stat";
 	char name[64];
 	long val;
@@ -3754,7 +3704,7 @@ static void stats_read(struct __test_metadata *_metadata, long *v)
 static void stats_expect(struct __test_metadata *_metadata,
 			 const long *before, const long *delta)
 {
-	int n = ulp_is_intree() ? STAT_NAMES_INTREE : ST_NUM;
+	int n = ku_ulp_is_intree() ? STAT_NAMES_INTREE : ST_NUM;
 	long now[ST_NUM];
 	int i;
 
@@ -4039,7 +3989,7 @@ TEST_F(tls, recv_efault_keeps_record)
 	ASSERT_EQ(5, send(self->fd, "alive", 5, 0));
 	ASSERT_EQ(5, recv(self->cfd, got, sizeof(got), 0));
 	n = send(self->cfd, "back", 4, 0);
-	if (n < 0 && errno == EBADMSG && ulp_is_intree())
+	if (n < 0 && errno == EBADMSG && ku_ulp_is_intree())
 		SKIP(return, "%s: in-tree tls fails the socket with EBADMSG "
 		     "after EFAULT in a zero-copy decrypt (6.1, TLS 1.2)",
 		     _metadata->name);
@@ -4232,7 +4182,7 @@ static void wire_never_waits(struct __test_metadata *_metadata,
  */
 TEST_F_TIMEOUT(wire, close_never_waits_for_peer, 120)
 {
-	if (ulp_is_intree())
+	if (ku_ulp_is_intree())
 		SKIP(return, "the in-tree 6.1 module waits in close()");
 	wire_never_waits(_metadata, self, variant, close_thread, "close()");
 	self->tls = -1;
@@ -4246,7 +4196,7 @@ TEST_F_TIMEOUT(wire, close_never_waits_for_peer, 120)
  */
 TEST_F_TIMEOUT(wire, shutdown_never_waits_for_peer, 120)
 {
-	if (ulp_is_intree())
+	if (ku_ulp_is_intree())
 		SKIP(return, "the in-tree 6.1 module waits in shutdown()");
 	wire_never_waits(_metadata, self, variant, shutdown_wr_thread,
 			 "shutdown(SHUT_WR)");
@@ -4256,7 +4206,7 @@ TEST_F_TIMEOUT(wire, shutdown_nonblock_never_waits_for_peer, 120)
 {
 	int fl = fcntl(self->tls, F_GETFL);
 
-	if (ulp_is_intree())
+	if (ku_ulp_is_intree())
 		SKIP(return, "the in-tree 6.1 module waits in shutdown()");
 	ASSERT_EQ(0, fcntl(self->tls, F_SETFL, fl | O_NONBLOCK));
 	wire_never_waits(_metadata, self, variant, shutdown_wr_thread,
@@ -4445,7 +4395,7 @@ TEST_F(tls, shutdown_wr_open_record)
 	ASSERT_EQ(4, recv(self->fd, buf, sizeof(buf), 0));
 	EXPECT_EQ(0, memcmp(buf, "back", 4));
 	n = send(self->fd, "x", 1, MSG_NOSIGNAL);
-	if (n == 1 && ulp_is_intree())
+	if (n == 1 && ku_ulp_is_intree())
 		SKIP(return, "%s: in-tree tls accepts send() after SHUT_WR",
 		     _metadata->name);
 	EXPECT_EQ(-1, n);
@@ -4487,7 +4437,7 @@ TEST_F(tls, shutdown_wr_after_bulk)
 /* The pipeline is the same for every cipher: one variant is enough. */
 #define PIPE_ONE_VARIANT()						\
 	do {								\
-		if (ulp_is_intree())					\
+		if (ku_ulp_is_intree())					\
 			SKIP(return, "ktls's TX pipeline");		\
 		if (variant->version != TLS_1_3_VERSION ||		\
 		    variant->cipher != TLS_CIPHER_AES_GCM_128)		\
@@ -4655,7 +4605,7 @@ TEST_F(tls, shutdown_rdwr_then_use)
 	EXPECT_TRUE(wait_readable(self->fd, 0));
 	EXPECT_EQ(0, recv(self->cfd, buf, sizeof(buf), 0));
 	n = send(self->fd, "x", 1, MSG_NOSIGNAL);
-	if (n == 1 && ulp_is_intree())
+	if (n == 1 && ku_ulp_is_intree())
 		SKIP(return, "%s: in-tree tls accepts send() after "
 		     "SHUT_RDWR", _metadata->name);
 	EXPECT_EQ(-1, n);
@@ -4883,7 +4833,7 @@ TEST(memcg_charges_peeked_plaintext)
 	ASSERT_NE(NULL, data);
 	ASSERT_NE(NULL, buf);
 	memset(buf, 0, PER);
-	if (ulp_is_intree())
+	if (ku_ulp_is_intree())
 		SKIP(return, "the in-tree 6.1 module charges nobody for it");
 	if (!memcg_enter(dir, sizeof(dir), &why))
 		SKIP(return, "memory cgroup: %s", why);
@@ -5035,7 +4985,7 @@ TEST_F(tls, sock_diag_ulp_info)
 	struct ulp_diag d;
 
 	diag_ulp(_metadata, self->fd, &d);
-	EXPECT_STREQ(ulp_name(), d.name);
+	EXPECT_STREQ(ku_ulp_name(), d.name);
 	ASSERT_TRUE(d.tls);
 	EXPECT_EQ(variant->version, d.version);
 	EXPECT_EQ(variant->cipher, d.cipher);
@@ -5049,7 +4999,7 @@ TEST_F(api, sock_diag_ulp_info)
 	struct ulp_diag d;
 
 	diag_ulp(_metadata, self->fd, &d);
-	EXPECT_STREQ(ulp_name(), d.name);
+	EXPECT_STREQ(ku_ulp_name(), d.name);
 	ASSERT_TRUE(d.tls);
 	EXPECT_EQ(-1, d.version);
 	EXPECT_EQ(-1, d.cipher);
@@ -5174,6 +5124,6 @@ static void __attribute__((constructor)) ktls_test_order_last(void)
 int main(int argc, char **argv)
 {
 	filter_tests(argc, argv);
-	fprintf(stderr, "# ktls_test: ULP \"%s\"\n", ulp_name());
+	fprintf(stderr, "# ktls_test: ULP \"%s\"\n", ku_ulp_name());
 	return test_harness_run(argc, argv);
 }
