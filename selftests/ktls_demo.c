@@ -34,6 +34,8 @@
 #include <openssl/evp.h>
 
 #include "../uapi/ktls.h"
+#include "crosscheck.h"
+#include "lib/ktls_util.h"
 
 #define CHUNK (1024 * 1024)
 
@@ -119,42 +121,24 @@ static int make_file(uint64_t size, char *path, size_t plen)
 	return fd;
 }
 
-static void tcp_pair(int *c, int *s)
+/* A TLS 1.3 AES-GCM-128 crypto info with random key, salt and iv. */
+static size_t random_key(union cc_crypto_info *ci)
 {
-	struct sockaddr_in a = {
-		.sin_family = AF_INET,
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-	};
-	socklen_t alen = sizeof(a);
-	int l = socket(AF_INET, SOCK_STREAM, 0);
+	unsigned char material[64];
+	size_t len;
 
-	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) ||
-	    listen(l, 1) || getsockname(l, (struct sockaddr *)&a, &alen))
-		fail("listener: %s", strerror(errno));
-	*c = socket(AF_INET, SOCK_STREAM, 0);
-	if (*c < 0 || connect(*c, (struct sockaddr *)&a, sizeof(a)))
-		fail("connect: %s", strerror(errno));
-	*s = accept(l, NULL, NULL);
-	if (*s < 0)
-		fail("accept: %s", strerror(errno));
-	close(l);
-}
-
-static void random_key(struct tls12_crypto_info_aes_gcm_128 *ci)
-{
-	memset(ci, 0, sizeof(*ci));
-	ci->info.version = TLS_1_3_VERSION;
-	ci->info.cipher_type = TLS_CIPHER_AES_GCM_128;
-	if (getrandom(ci->key, sizeof(ci->key), 0) != sizeof(ci->key) ||
-	    getrandom(ci->salt, sizeof(ci->salt), 0) != sizeof(ci->salt) ||
-	    getrandom(ci->iv, sizeof(ci->iv), 0) != sizeof(ci->iv))
+	if (getrandom(material, sizeof(material), 0) != sizeof(material))
 		fail("getrandom: %s", strerror(errno));
+	len = cc_crypto_info_fill(ci, TLS_1_3_VERSION, TLS_CIPHER_AES_GCM_128,
+				  material, 0);
+	memset(material, 0, sizeof(material));
+	return len;
 }
 
 static void set_key(int fd, int dir, const void *ci, size_t len,
 		    const char *who)
 {
-	if (setsockopt(fd, SOL_TLS, dir, ci, len))
+	if (ku_set_crypto(fd, dir, ci, len))
 		fail("setsockopt(SOL_TLS, %s) on the %s: %s",
 		     dir == TLS_TX ? "TLS_TX" : "TLS_RX", who, strerror(errno));
 }
@@ -248,7 +232,8 @@ static void show_tls_stat(void)
 
 int main(int argc, char **argv)
 {
-	struct tls12_crypto_info_aes_gcm_128 k1, k2;
+	union cc_crypto_info k1, k2;
+	size_t klen;
 	uint64_t size = 64ULL << 20, got = 0, tx_seq = UINT64_MAX, rx_seq;
 	unsigned char *buf, *ref, dig[32];
 	unsigned int dlen = sizeof(dig);
@@ -265,26 +250,24 @@ int main(int argc, char **argv)
 	}
 	if (argc == 2)
 		size = parse_size(argv[1]);
-	ulp = getenv("KTLS_ULP");
-	if (!ulp || !*ulp)
-		ulp = "ktls";
+	ulp = ku_ulp_name();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 
 	printf("ktls demo: sendfile() a file over loopback TCP through kernel TLS\n");
 	file = make_file(size, path, sizeof(path));
 
-	tcp_pair(&c, &s);
-	if (setsockopt(c, SOL_TCP, TCP_ULP, ulp, strlen(ulp)) ||
-	    setsockopt(s, SOL_TCP, TCP_ULP, ulp, strlen(ulp)))
+	if (ku_tcp_pair(AF_INET, 0, &c, &s))
+		fail("loopback TCP pair: %s", strerror(errno));
+	if (ku_attach_ulp(c, ulp) || ku_attach_ulp(s, ulp))
 		fail("attaching ULP \"%s\": %s%s", ulp, strerror(errno),
 		     errno == ENOENT ? " (module not loaded?)" : "");
-	random_key(&k1);	/* sender -> receiver */
+	klen = random_key(&k1);	/* sender -> receiver */
 	random_key(&k2);	/* receiver -> sender */
-	set_key(c, TLS_TX, &k1, sizeof(k1), "sender");
-	set_key(c, TLS_RX, &k2, sizeof(k2), "sender");
-	set_key(s, TLS_RX, &k1, sizeof(k1), "receiver");
-	set_key(s, TLS_TX, &k2, sizeof(k2), "receiver");
+	set_key(c, TLS_TX, &k1, klen, "sender");
+	set_key(c, TLS_RX, &k2, klen, "sender");
+	set_key(s, TLS_RX, &k1, klen, "receiver");
+	set_key(s, TLS_TX, &k2, klen, "receiver");
 
 	if (pipe(pipefd))
 		fail("pipe: %s", strerror(errno));

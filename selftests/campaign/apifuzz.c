@@ -222,7 +222,7 @@ static void dir_reset(struct dir *d)
 static void pair_create(struct pair *p, uint64_t *r)
 {
 	union cc_crypto_info ci;
-	int e, one = 1, err;
+	int e, one = 1;
 	size_t len;
 
 	p->gen++;
@@ -233,15 +233,14 @@ static void pair_create(struct pair *p, uint64_t *r)
 	atomic_store(&p->tainted, !p->keyed);
 	for (e = 0; e < 2; e++)
 		dir_reset(&p->d[e]);
-	err = cm_tcp_pair(&p->fd[0], &p->fd[1]);
-	if (err)
-		cm_fail("loopback pair: %s", strerror(-err));
+	if (ku_tcp_pair(AF_INET, 0, &p->fd[0], &p->fd[1]))
+		cm_fail("loopback pair: %s", strerror(errno));
 	for (e = 0; e < 2; e++) {
-		cm_timeouts(p->fd[e], TIMEO_MS);
+		ku_set_timeouts(p->fd[e], TIMEO_MS);
 		setsockopt(p->fd[e], SOL_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (e == 1 && p->kc)
 			continue;
-		if (cm_attach(p->fd[e]))
+		if (ku_attach_ulp(p->fd[e], NULL))
 			cm_fail("attach ULP: %s", strerror(errno));
 		if (!p->keyed)
 			continue;
@@ -753,7 +752,7 @@ static void op_refused(struct thr *t, struct pair *p, int e)
 		call = "setsockopt(TCP_ULP) again";
 		want = EEXIST;
 		op_begin(t, call);
-		ret = cm_attach(p->fd[e]);
+		ret = ku_attach_ulp(p->fd[e], NULL);
 		break;
 	default:
 unspec:

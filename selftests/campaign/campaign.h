@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "../crosscheck.h"
+#include "../lib/ktls_util.h"
 #include "../../uapi/ktls.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -68,20 +69,12 @@ double cm_now(void);
 void cm_sleep_us(unsigned int us);
 /* A fresh network namespace with lo up: private counters and ports. */
 int cm_netns(void);
-/* A connected loopback pair: *c connected, *s accepted; 0 or -errno. */
-int cm_tcp_pair(int *c, int *s);
-/* Attach the ULP named by $KTLS_ULP (default "ktls"). */
-int cm_attach(int fd);
 /* Crypto info for @v keyed from @seed. */
 size_t cm_info(union cc_crypto_info *ci, const struct cm_variant *v,
 	       uint64_t seed);
-/* SO_RCVTIMEO and SO_SNDTIMEO of @ms milliseconds. */
-void cm_timeouts(int fd, unsigned int ms);
 /* A counter from /proc/net/ktls_stat (the ULP's), -1 if absent. */
 long cm_stat(const char *name);
 /* Open file descriptors of the process. */
 int cm_fd_count(void);
-/* Whether the ULP under test is the in-tree module. */
-bool cm_intree(void);
 
 #endif /* KTLS_CAMPAIGN_H */

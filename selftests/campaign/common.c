@@ -105,57 +105,6 @@ int cm_netns(void)
 	return ret;
 }
 
-int cm_tcp_pair(int *c, int *s)
-{
-	struct sockaddr_in addr = {
-		.sin_family = AF_INET,
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-	};
-	socklen_t alen = sizeof(addr);
-	int l, err = 0;
-
-	*c = *s = -1;
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	if (l < 0)
-		return -errno;
-	if (bind(l, (struct sockaddr *)&addr, sizeof(addr)) ||
-	    listen(l, 1) ||
-	    getsockname(l, (struct sockaddr *)&addr, &alen))
-		goto fail;
-	*c = socket(AF_INET, SOCK_STREAM, 0);
-	if (*c < 0 || connect(*c, (struct sockaddr *)&addr, sizeof(addr)))
-		goto fail;
-	*s = accept(l, NULL, NULL);
-	if (*s < 0)
-		goto fail;
-	close(l);
-	return 0;
-fail:
-	err = -errno;
-	if (*c >= 0)
-		close(*c);
-	close(l);
-	*c = *s = -1;
-	return err;
-}
-
-static const char *ulp(void)
-{
-	const char *u = getenv("KTLS_ULP");
-
-	return u && *u ? u : "ktls";
-}
-
-bool cm_intree(void)
-{
-	return !strcmp(ulp(), "tls");
-}
-
-int cm_attach(int fd)
-{
-	return setsockopt(fd, SOL_TCP, TCP_ULP, ulp(), strlen(ulp()));
-}
-
 size_t cm_info(union cc_crypto_info *ci, const struct cm_variant *v,
 	       uint64_t seed)
 {
@@ -170,21 +119,13 @@ size_t cm_info(union cc_crypto_info *ci, const struct cm_variant *v,
 	return cc_crypto_info_fill(ci, v->version, v->cipher, material, 0);
 }
 
-void cm_timeouts(int fd, unsigned int ms)
-{
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
 long cm_stat(const char *name)
 {
 	char path[64], key[64];
 	long value, found = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/net/%s_stat", ulp());
+	snprintf(path, sizeof(path), "/proc/net/%s_stat", ku_ulp_name());
 	f = fopen(path, "r");
 	if (!f)
 		return -1;

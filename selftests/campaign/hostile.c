@@ -954,7 +954,6 @@ static void session_run(struct session *s, unsigned long max_records)
 	int one = 1, small = 4096;
 	double t0 = cm_now();
 	size_t len;
-	int err;
 
 	s->v = &cm_variants[cm_below(&r, 8)];
 	do {
@@ -971,15 +970,14 @@ static void session_run(struct session *s, unsigned long max_records)
 	s->no_pad = s->v->version == TLS_1_3_VERSION && cm_chance(&r, 30);
 	build_script(s, max_records);
 
-	err = cm_tcp_pair(&s->tls, &s->raw);
-	if (err)
-		cm_fail("loopback pair: %s", strerror(-err));
+	if (ku_tcp_pair(AF_INET, 0, &s->tls, &s->raw))
+		cm_fail("loopback pair: %s", strerror(errno));
 	if (s->small_rcvbuf)
 		setsockopt(s->tls, SOL_SOCKET, SO_RCVBUF, &small,
 			   sizeof(small));
 	setsockopt(s->raw, SOL_TCP, TCP_NODELAY, &one, sizeof(one));
-	cm_timeouts(s->tls, g.wait_ms);
-	if (cm_attach(s->tls))
+	ku_set_timeouts(s->tls, g.wait_ms);
+	if (ku_attach_ulp(s->tls, NULL))
 		cm_fail("attach ULP: %s", strerror(errno));
 	key_for(s, 0, &ci, &len);
 	if (setsockopt(s->tls, SOL_TLS, TLS_RX, &ci, len))
@@ -1037,7 +1035,7 @@ static void check_counters(long derr0, long rok0, long rrecv0)
 	if (derr != (long)g.bad_tag_reached)
 		cm_fail("TlsDecryptError moved by %ld, %" PRIu64 " bad tags "
 			"were read", derr, g.bad_tag_reached);
-	if (cm_intree())
+	if (ku_ulp_is_intree())
 		return;		/* 6.1's tls.ko cannot rekey anyway */
 	if (rok != (long)g.ku_installed)
 		cm_fail("TlsRxRekeyOk moved by %ld, %" PRIu64 " keys were "

@@ -21,13 +21,6 @@
 
 #include "../../uapi/ktls.h"
 
-const char *ulp_name(void)
-{
-	const char *u = getenv("KTLS_ULP");
-
-	return u && *u ? u : "ktls";
-}
-
 void fill_pattern(unsigned char *buf, size_t len, uint32_t seed)
 {
 	uint32_t x = seed * 2654435761u + 1;
@@ -49,76 +42,42 @@ void sock_timeouts(int fd, unsigned int seconds)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-/* A connected loopback pair; the listener is gone when this returns. */
+/* A connected loopback pair with bounded blocking calls. */
 static int tcp_pair(int *cli, int *srv)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof(a);
-	int l, one = 1;
-
-	*cli = *srv = -1;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (l < 0)
-		goto fail;
-	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 1) ||
-	    getsockname(l, (struct sockaddr *)&a, &alen))
-		goto fail;
-	*cli = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (*cli < 0 || connect(*cli, (struct sockaddr *)&a, sizeof(a)))
-		goto fail;
-	*srv = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-	if (*srv < 0)
-		goto fail;
-	close(l);
+	if (ku_tcp_pair(AF_INET, SOCK_CLOEXEC, cli, srv)) {
+		diag("loopback connection: %s", strerror(errno));
+		return -1;
+	}
 	sock_timeouts(*cli, scaled(3));
 	sock_timeouts(*srv, scaled(3));
 	return 0;
-fail:
-	diag("loopback connection: %s", strerror(errno));
-	if (l >= 0)
-		close(l);
-	if (*cli >= 0)
-		close(*cli);
-	*cli = -1;
-	return -1;
-}
-
-int conn_attach(int fd)
-{
-	const char *u = ulp_name();
-
-	return setsockopt(fd, IPPROTO_TCP, TCP_ULP, u, strlen(u));
 }
 
 /* The same key material for a given (version, direction) every time, so
  * that a retried install must give the same wire bytes. */
-void conn_fill_info(struct conn *c, char which, void *info, size_t *len)
+void conn_fill_info(struct conn *c, char which, union cc_crypto_info *ci,
+		    size_t *len)
 {
-	struct tls12_crypto_info_aes_gcm_128 *ci = info;
 	unsigned char m[64];
+	uint64_t seq = 0;
+	int i;
 
 	fill_pattern(m, sizeof(m), (uint32_t)which * 7919u + c->version);
-	memset(ci, 0, sizeof(*ci));
-	ci->info.version = c->version;
-	ci->info.cipher_type = TLS_CIPHER_AES_GCM_128;
-	memcpy(ci->key, m, sizeof(ci->key));
-	memcpy(ci->salt, m + 16, sizeof(ci->salt));
-	memcpy(ci->iv, m + 24, sizeof(ci->iv));
-	memcpy(ci->rec_seq, m + 32, sizeof(ci->rec_seq));
-	ci->rec_seq[0] = 0;	/* far from wrapping */
-	*len = sizeof(*ci);
+	for (i = 1; i < 8; i++)		/* the top byte 0: far from wrapping */
+		seq = seq << 8 | m[56 + i];
+	*len = cc_crypto_info_fill(ci, c->version, TLS_CIPHER_AES_GCM_128, m,
+				   seq);
 }
 
 int conn_key(struct conn *c, int fd, int optname, char which)
 {
-	struct tls12_crypto_info_aes_gcm_128 ci;
+	union cc_crypto_info ci;
 	size_t len;
 	int ret;
 
 	conn_fill_info(c, which, &ci, &len);
-	ret = setsockopt(fd, SOL_TLS, optname, &ci, len);
+	ret = ku_set_crypto(fd, optname, &ci, len);
 	memset(&ci, 0, sizeof(ci));
 	return ret;
 }
@@ -160,8 +119,8 @@ int conn_open(struct conn *c, uint16_t version, size_t size,
 		goto fail;
 	if (stage == STAGE_PLAIN)
 		return 0;
-	if (conn_attach(c->cli) || conn_attach(c->srv)) {
-		diag("attaching ULP %s: %s", ulp_name(), strerror(errno));
+	if (ku_attach_ulp(c->cli, NULL) || ku_attach_ulp(c->srv, NULL)) {
+		diag("attaching ULP %s: %s", ku_ulp_name(), strerror(errno));
 		goto fail;
 	}
 	if (stage == STAGE_ULP)
@@ -179,37 +138,15 @@ fail:
 
 int send_all(int fd, const void *buf, size_t len)
 {
-	const unsigned char *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return ku_write_all(fd, buf, len, NULL) < 0 ? -errno : 0;
 }
 
 ssize_t recv_exact(int fd, void *buf, size_t len)
 {
-	unsigned char *p = buf;
-	size_t got = 0;
+	size_t got;
 
-	while (got < len) {
-		ssize_t n = recv(fd, p + got, len - got, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return got ? (ssize_t)got : -errno;
-		if (n == 0)
-			break;
-		got += n;
-	}
+	if (ku_read_all(fd, buf, len, &got) < 0 && !got)
+		return -errno;
 	return got;
 }
 
@@ -247,7 +184,7 @@ out:
 
 long ulp_open_contexts(void)
 {
-	const char *path = strcmp(ulp_name(), "tls") ? "/proc/net/ktls_stat" :
+	const char *path = strcmp(ku_ulp_name(), "tls") ? "/proc/net/ktls_stat" :
 						       "/proc/net/tls_stat";
 	char name[64];
 	long v, sum = 0;

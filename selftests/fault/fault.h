@@ -14,6 +14,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+#include "../crosscheck.h"
+#include "../lib/ktls_util.h"
 
 /* ---- main.c ---- */
 void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -62,17 +66,16 @@ enum conn_stage {
 	STAGE_KEYED,		/* + keys: cli TX -> srv RX, srv TX -> cli RX */
 };
 
-const char *ulp_name(void);
 /* SO_RCVTIMEO and SO_SNDTIMEO: every blocking call is bounded. */
 void sock_timeouts(int fd, unsigned int seconds);
 /* Sets up @c up to @stage with buffers of @size bytes; 0 or -1 (diag'd). */
 int conn_open(struct conn *c, uint16_t version, size_t size,
 	      enum conn_stage stage);
 void conn_close(struct conn *c);
-int conn_attach(int fd);
 /* Key of one direction: A for cli -> srv, B for srv -> cli. */
 int conn_key(struct conn *c, int fd, int optname, char which);
-void conn_fill_info(struct conn *c, char which, void *info, size_t *len);
+void conn_fill_info(struct conn *c, char which, union cc_crypto_info *ci,
+		    size_t *len);
 /* Send all of @len bytes (blocking); 0 or -errno. */
 int send_all(int fd, const void *buf, size_t len);
 /* Receive exactly @len bytes; returns bytes received (short on EOF) or

@@ -479,7 +479,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	diag("ULP %s; every allocation of the calling thread may fail (failslab, fail_page_alloc)",
-	     ulp_name());
+	     ku_ulp_name());
 	printf("1..%u\n", ncases);
 	for (i = 0; i < ncases; i++) {
 		if (run_case(&cases[i], i + 1))

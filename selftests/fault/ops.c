@@ -138,7 +138,7 @@ static int check_getsockopt_ebusy(int fd, int optname, const char *what)
 
 static long run_attach(struct conn *c)
 {
-	return conn_attach(c->cli);
+	return ku_attach_ulp(c->cli, NULL);
 }
 
 static int check_attach(struct conn *c, const struct outcome *o)
@@ -147,12 +147,12 @@ static int check_attach(struct conn *c, const struct outcome *o)
 		/* Still plain TCP, and the ULP can be attached now. */
 		if (roundtrip(c->cli, c->srv, 100, "plain TCP after the failure"))
 			return -1;
-		if (conn_attach(c->cli)) {
+		if (ku_attach_ulp(c->cli, NULL)) {
 			diag("attaching again: %s", strerror(errno));
 			return -1;
 		}
 	}
-	if (conn_attach(c->srv) || conn_key(c, c->cli, TLS_TX, 'A') ||
+	if (ku_attach_ulp(c->srv, NULL) || conn_key(c, c->cli, TLS_TX, 'A') ||
 	    conn_key(c, c->srv, TLS_RX, 'A') || conn_key(c, c->srv, TLS_TX, 'B') ||
 	    conn_key(c, c->cli, TLS_RX, 'B')) {
 		diag("keys after attaching: %s", strerror(errno));
@@ -243,7 +243,7 @@ static long run_getsockopt(struct conn *c)
 
 static int check_getsockopt(struct conn *c, const struct outcome *o)
 {
-	struct tls12_crypto_info_aes_gcm_128 got, want;
+	union cc_crypto_info got, want;
 	socklen_t len = sizeof(got);
 	size_t wlen;
 	int same;

@@ -101,6 +101,7 @@
 
 #include "ktls_netlink.h"
 #include "../../helper/lib/ktls.h"
+#include "../lib/ktls_util.h"
 
 #ifndef SOL_TLS
 #define SOL_TLS 282
@@ -169,14 +170,10 @@ static int connect_to(int port)
 /* A connected pair; [0] gets the ULP. */
 static void tcp_pair(int fds[2])
 {
-	int port, l = listen_any(&port);
-
-	fds[0] = connect_to(port);
-	fds[1] = accept(l, NULL, NULL);
-	REQUIRE(fds[1] >= 0, "accept: %s", strerror(errno));
-	close(l);
-	REQUIRE(!setsockopt(fds[0], IPPROTO_TCP, TCP_ULP, "ktls", 4),
-		"TCP_ULP ktls: %s", strerror(errno));
+	REQUIRE(!ku_tcp_pair(AF_INET, 0, &fds[0], &fds[1]),
+		"loopback TCP pair: %s", strerror(errno));
+	REQUIRE(!ku_attach_ulp(fds[0], "ktls"), "TCP_ULP ktls: %s",
+		strerror(errno));
 }
 
 static int request(int fd, unsigned int role, unsigned int timeout_ms,
@@ -381,8 +378,8 @@ static int install_keys(int fd)
 	memset(&ci, 0, sizeof(ci));
 	ci.info.version = TLS_1_3_VERSION;
 	ci.info.cipher_type = TLS_CIPHER_AES_GCM_128;
-	if (setsockopt(fd, SOL_TLS, TLS_TX, &ci, sizeof(ci)) ||
-	    setsockopt(fd, SOL_TLS, TLS_RX, &ci, sizeof(ci)))
+	if (ku_set_crypto(fd, TLS_TX, &ci, sizeof(ci)) ||
+	    ku_set_crypto(fd, TLS_RX, &ci, sizeof(ci)))
 		return errno;
 	return 0;
 }

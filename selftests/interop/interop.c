@@ -62,6 +62,9 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/socket.h>
 
+#include "../crosscheck.h"
+#include "../lib/ktls_util.h"
+
 #ifndef SOL_TLS
 #define SOL_TLS 282
 #endif
@@ -165,76 +168,53 @@ static uint8_t pattern(uint32_t seed, uint64_t i)
  * "tls", install TLS_TX and TLS_RX, then use plain socket calls, with
  * record-type cmsgs for alerts and post-handshake messages.
  */
-union ktls_info {
-	struct tls_crypto_info base;
-	struct tls12_crypto_info_aes_gcm_128 gcm128;
-	struct tls12_crypto_info_aes_gcm_256 gcm256;
-	struct tls12_crypto_info_chacha20_poly1305 chacha;
-};
-
-static void put_part(unsigned char *dst, size_t dst_len,
-		     const unsigned char *src, size_t src_len)
-{
-	memcpy(dst, src, src_len < dst_len ? src_len : dst_len);
-}
-
 /*
+ * cc_crypto_info_fill() (../crosscheck.c) takes key || salt || iv.
  * TLS 1.2 AES-GCM: GnuTLS's IV is the 4-byte salt; the explicit nonce of
  * the next record is its sequence number.  TLS 1.3 AES-GCM: salt is the
- * IV's first 4 bytes, iv the other 8.  ChaCha20: iv is the whole 12-byte IV.
+ * IV's first 4 bytes, iv the other 8.  ChaCha20: iv is the whole 12-byte
+ * IV (no salt).  So the material is the key, GnuTLS's IV and, on TLS 1.2
+ * with a salt, the sequence number.
  */
 static int fill_info(struct side *s, const struct opts *o, int read,
-		     union ktls_info *ki, socklen_t *len)
+		     union cc_crypto_info *ki, socklen_t *len)
 {
+	uint16_t version = o->tls13 ? TLS_1_3_VERSION : TLS_1_2_VERSION;
+	unsigned char seq[8], material[64] = { 0 };
+	size_t ksz, saltsz, ivsz, want_iv, i;
 	gnutls_datum_t mac, iv, key;
-	unsigned char seq[8];
-	unsigned char *k, *salt, *ivp, *rs;
-	size_t ksz, saltsz, ivsz;
+	uint64_t rec_seq = 0;
+	int ret = -1;
 
 	if (gnutls_record_get_state(s->gs, read, &mac, &iv, &key, seq))
 		return -1;
-	memset(ki, 0, sizeof(*ki));
-	ki->base.version = o->tls13 ? TLS_1_3_VERSION : TLS_1_2_VERSION;
-	ki->base.cipher_type = o->cipher->kernel;
-	switch (o->cipher->kernel) {
-	case TLS_CIPHER_AES_GCM_128:
-		k = ki->gcm128.key, ksz = sizeof(ki->gcm128.key);
-		salt = ki->gcm128.salt, saltsz = sizeof(ki->gcm128.salt);
-		ivp = ki->gcm128.iv, ivsz = sizeof(ki->gcm128.iv);
-		rs = ki->gcm128.rec_seq;
-		*len = sizeof(ki->gcm128);
-		break;
-	case TLS_CIPHER_AES_GCM_256:
-		k = ki->gcm256.key, ksz = sizeof(ki->gcm256.key);
-		salt = ki->gcm256.salt, saltsz = sizeof(ki->gcm256.salt);
-		ivp = ki->gcm256.iv, ivsz = sizeof(ki->gcm256.iv);
-		rs = ki->gcm256.rec_seq;
-		*len = sizeof(ki->gcm256);
-		break;
-	default:
-		k = ki->chacha.key, ksz = sizeof(ki->chacha.key);
-		salt = ki->chacha.salt, saltsz = 0;
-		ivp = ki->chacha.iv, ivsz = sizeof(ki->chacha.iv);
-		rs = ki->chacha.rec_seq;
-		*len = sizeof(ki->chacha);
-		break;
-	}
-	if (key.size != ksz || iv.size != (saltsz && !o->tls13 ? saltsz :
-					   saltsz + ivsz))
+	/* The layout of this cipher's struct, from an all-zero fill. */
+	if (!cc_crypto_info_fill(ki, version, o->cipher->kernel, material, 0) ||
+	    !cc_crypto_info_field(ki, CC_KEY, &ksz) ||
+	    !cc_crypto_info_field(ki, CC_SALT, &saltsz) ||
+	    !cc_crypto_info_field(ki, CC_IV, &ivsz))
 		return -1;
-	memcpy(k, key.data, ksz);
-	put_part(salt, saltsz, iv.data, iv.size);
+	want_iv = saltsz && !o->tls13 ? saltsz : saltsz + ivsz;
+	if (key.size != ksz || iv.size != want_iv ||
+	    ksz + saltsz + ivsz > sizeof(material))
+		return -1;
+	memcpy(material, key.data, ksz);
+	memcpy(material + ksz, iv.data, iv.size);
 	if (saltsz && !o->tls13)
-		memcpy(ivp, seq, ivsz);
-	else
-		memcpy(ivp, iv.data + saltsz, ivsz);
-	memcpy(rs, seq, 8);
-	return 0;
+		memcpy(material + ksz + saltsz, seq, ivsz);
+	for (i = 0; i < sizeof(seq); i++)
+		rec_seq = rec_seq << 8 | seq[i];
+	*len = cc_crypto_info_fill(ki, version, o->cipher->kernel, material,
+				   rec_seq);
+	if (*len)
+		ret = 0;
+	explicit_bzero(material, sizeof(material));
+	return ret;
 }
 
 static int install_keys(struct side *s, const struct opts *o)
 {
-	union ktls_info ki;
+	union cc_crypto_info ki;
 	socklen_t len;
 	int ret = -1;
 
@@ -242,17 +222,17 @@ static int install_keys(struct side *s, const struct opts *o)
 		diag(s, "GnuTLS holds decrypted data past the handshake");
 		return -1;
 	}
-	if (setsockopt(s->fd, IPPROTO_TCP, TCP_ULP, "tls", 3)) {
+	if (ku_attach_ulp(s->fd, "tls")) {
 		diag(s, "setsockopt(TCP_ULP, \"tls\"): %s", strerror(errno));
 		return -1;
 	}
 	if (fill_info(s, o, 0, &ki, &len) ||
-	    setsockopt(s->fd, SOL_TLS, TLS_TX, &ki, len)) {
+	    ku_set_crypto(s->fd, TLS_TX, &ki, len)) {
 		diag(s, "TLS_TX: %s", strerror(errno));
 		goto out;
 	}
 	if (fill_info(s, o, 1, &ki, &len) ||
-	    setsockopt(s->fd, SOL_TLS, TLS_RX, &ki, len)) {
+	    ku_set_crypto(s->fd, TLS_RX, &ki, len)) {
 		diag(s, "TLS_RX: %s", strerror(errno));
 		goto out;
 	}

@@ -95,6 +95,7 @@
 #include <linux/tls.h>
 
 #include "../crosscheck.h"
+#include "../lib/ktls_util.h"
 #include "../../uapi/ktls.h"
 
 #define MAX_IO		(64 * 1024)
@@ -325,11 +326,6 @@ static void maybe_finish(struct worker *w, struct end *e)
 	w->ends--;
 }
 
-static int set_key(int fd, int dir, const union cc_crypto_info *ci,
-		   size_t len)
-{
-	return setsockopt(fd, SOL_TLS, dir, ci, len);
-}
 
 /* Send a KeyUpdate and install the next TX key.  0, or -1 to retry later. */
 static int tx_rekey(struct worker *w, struct end *e)
@@ -364,7 +360,7 @@ static int tx_rekey(struct worker *w, struct end *e)
 	}
 	e->more_open = false;	/* the open record went out first */
 	if (dir_key(e->conn, e->side, e->tx_gen + 1, &ci) != e->conn->info_len ||
-	    set_key(e->fd, TLS_TX, &ci, e->conn->info_len)) {
+	    ku_set_crypto(e->fd, TLS_TX, &ci, e->conn->info_len)) {
 		report(e, "TLS_TX rekey to generation %u: %s", e->tx_gen + 1,
 		       strerror(errno));
 		return -1;
@@ -478,7 +474,7 @@ static void rx_key_update(struct end *e)
 		return;
 	}
 	if (dir_key(e->conn, !e->side, e->rx_gen + 1, &ci) != e->conn->info_len ||
-	    set_key(e->fd, TLS_RX, &ci, e->conn->info_len)) {
+	    ku_set_crypto(e->fd, TLS_RX, &ci, e->conn->info_len)) {
 		report(e, "TLS_RX rekey to generation %u: %s", e->rx_gen + 1,
 		       strerror(errno));
 		return;
@@ -644,14 +640,14 @@ static void conn_open(struct conn *c, unsigned int idx, int l,
 		c->info_len = dir_key(c, s, 0, &ci);
 		if (plain)
 			goto keyed;
-		if (setsockopt(e->fd, SOL_TCP, TCP_ULP, ulp, strlen(ulp)))
+		if (ku_attach_ulp(e->fd, ulp))
 			die("connection %u: TCP_ULP %s: %s", idx, ulp,
 			    strerror(errno));
-		if (!c->info_len || set_key(e->fd, TLS_TX, &ci, c->info_len))
+		if (!c->info_len || ku_set_crypto(e->fd, TLS_TX, &ci, c->info_len))
 			die("connection %u (%s): TLS_TX: %s", idx,
 			    cc_cipher_name(c->cipher), strerror(errno));
 		if (dir_key(c, !s, 0, &ci) != c->info_len ||
-		    set_key(e->fd, TLS_RX, &ci, c->info_len))
+		    ku_set_crypto(e->fd, TLS_RX, &ci, c->info_len))
 			die("connection %u (%s): TLS_RX: %s", idx,
 			    cc_cipher_name(c->cipher), strerror(errno));
 keyed:
