@@ -35,6 +35,13 @@
  *    ECONNRESET, EPROTO, ...), not one that means a leak or a mix-up
  *    (EAGAIN: a pending count that never came down; EALREADY, EBUSY,
  *    EINVAL, EISCONN, EBADF, ENOENT);
+ *  - a request whose agent was killed ends within 2 s of the kill, not
+ *    at its timeout: after a parent or group kill, every request the
+ *    kernel showed as running (KTLS_HANDSHAKE_STATUS) once the parent
+ *    could be reaped, since the kernel fails what was accepted on the
+ *    netlink sockets the parent held; after a child kill, the request
+ *    whose socket the child held in its descriptor table (the parent
+ *    reports ECONNABORTED for it);
  *  - a pair whose two handshakes both succeeded moves data both ways;
  *  - after each round: no orphaned handshake child is left (they must end
  *    by themselves within the timeout plus 3 s), the running ktlsd has no
@@ -71,6 +78,7 @@
 #include <netinet/tcp.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <linux/tls.h>
 
@@ -86,6 +94,7 @@
 #define ORPHAN_MS	3000	/* past the timeout: an orphan still alive */
 #define SETTLE_MS	5000	/* sockets and module refs back */
 #define READY_MS	10000	/* a new ktlsd answers requests */
+#define PROMPT_MS	2000	/* a killed agent's request has ended */
 #define MAX_PENDING	"/sys/module/ktls/parameters/handshake_max_pending"
 #define REFCNT		"/sys/module/ktls/refcnt"
 
@@ -104,6 +113,7 @@ static struct {
 	unsigned int ok, failed, pairs_ok, data_ok, orphans;
 	unsigned int err[256];	/* by errno */
 	unsigned int max_err_ms, max_ok_ms;
+	unsigned int killed_reqs, max_kill_ms;	/* requests of killed agents */
 } st;
 
 static void fail(const char *fmt, ...)
@@ -314,6 +324,7 @@ struct side {
 	bool running;
 	int err;		/* 0 or an errno, once finished */
 	uint64_t t0;
+	uint64_t killed;	/* when its agent was killed; 0: not */
 };
 
 struct pair {
@@ -386,6 +397,14 @@ static void side_end(struct side *s, int err)
 	if (ms > timeout_ms + SLACK_MS)
 		fail("a request ended after %u ms (%s), its timeout is %u ms",
 		     ms, err ? strerror(err) : "success", timeout_ms);
+	if (s->killed) {
+		ms = now_ms() - s->killed;
+		if (ms > st.max_kill_ms)
+			st.max_kill_ms = ms;
+		if (ms > PROMPT_MS)
+			fail("a request ended (%s) %u ms after its agent was killed, not within %u ms",
+			     err ? strerror(err) : "success", ms, PROMPT_MS);
+	}
 }
 
 static void side_request(struct side *s, bool server)
@@ -401,6 +420,76 @@ static void side_request(struct side *s, bool server)
 	if (ret < 0 && errno == EINPROGRESS)
 		return;
 	side_end(s, ret ? errno : 0);
+}
+
+static unsigned long inode_of(int fd)
+{
+	struct stat sb;
+
+	return fstat(fd, &sb) ? 0 : sb.st_ino;
+}
+
+/* Its agent was killed just now: @s must end within PROMPT_MS. */
+static void side_killed(struct side *s)
+{
+	s->killed = now_ms();
+	st.killed_reqs++;
+}
+
+/* The parent was killed: every request accepted (running) ends soon, as
+ * the kernel fails what was accepted on the netlink sockets it held. */
+static void killed_running(void)
+{
+	struct ktls_handshake_status hs;
+	socklen_t len;
+	unsigned int i, j;
+
+	for (i = 0; i < npairs; i++) {
+		for (j = 0; pairs[i].used && j < 2; j++) {
+			struct side *s = &pairs[i].s[j];
+
+			len = sizeof(hs);
+			if (s->running &&
+			    !getsockopt(s->fd, SOL_TLS, KTLS_HANDSHAKE_STATUS,
+					&hs, &len) &&
+			    hs.state == KTLS_HS_STATE_RUNNING)
+				side_killed(s);
+		}
+	}
+}
+
+/* A handshake child is about to be killed: the request whose socket it
+ * holds (ACCEPT installed it in the child's descriptor table), if any. */
+static struct side *held_by(pid_t pid)
+{
+	char path[64], link[64];
+	unsigned long ino;
+	struct dirent *e;
+	unsigned int i, j;
+	ssize_t n;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return NULL;
+	while ((e = readdir(d))) {
+		n = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = 0;
+		if (sscanf(link, "socket:[%lu]", &ino) != 1)
+			continue;
+		for (i = 0; i < npairs; i++)
+			for (j = 0; pairs[i].used && j < 2; j++)
+				if (pairs[i].s[j].running &&
+				    inode_of(pairs[i].s[j].fd) == ino) {
+					closedir(d);
+					return &pairs[i].s[j];
+				}
+	}
+	closedir(d);
+	return NULL;
 }
 
 static void pair_start(struct pair *p)
@@ -532,6 +621,12 @@ static void pump(unsigned int ms, bool refill)
 					/* side_end() fails it */
 					side_end(s, ETIME);
 					continue;
+				}
+				if (s->killed &&
+				    now_ms() - s->killed > PROMPT_MS + 1000) {
+					fail("a request still runs %u ms after its agent was killed",
+					     (unsigned int)(now_ms() - s->killed));
+					s->killed = 0;
 				}
 				pfd[n] = (struct pollfd){ .fd = s->fd,
 					.events = POLLIN | POLLOUT };
@@ -690,6 +785,7 @@ static void settle(long refs, const char *when)
 
 static void kill_ktlsd(int kind)
 {
+	struct side *held;
 	pid_t pids[64];
 	uint64_t t0;
 	int n;
@@ -707,8 +803,12 @@ static void kill_ktlsd(int kind)
 			return;
 		}
 		n = rnd(n > 64 ? 64 : n);
-		note("  kill -9 handshake child %d", pids[n]);
+		held = held_by(pids[n]);
+		note("  kill -9 handshake child %d%s", pids[n],
+		     held ? ", which holds a request's socket" : "");
 		kill(pids[n], SIGKILL);
+		if (held)
+			side_killed(held);
 		st.kill_child++;
 		return;
 	}
@@ -724,6 +824,8 @@ static void kill_ktlsd(int kind)
 	if (waitpid(ktlsd, NULL, 0) != ktlsd)
 		die("waitpid ktlsd");
 	ktlsd = 0;
+	/* Its descriptors are closed once it can be reaped. */
+	killed_running();
 }
 
 static void round_run(unsigned int r, long refs)
@@ -838,8 +940,8 @@ int main(int argc, char **argv)
 		if (st.err[i])
 			printf("%s%s %u", opt++ ? ", " : "", strerrorname_np(i) ?: "?",
 			       st.err[i]);
-	printf("); pairs: %u both ok, %u with data checked; longest wait: error %u ms, success %u ms; orphans reaped %u; %d failures\n",
+	printf("); pairs: %u both ok, %u with data checked; longest wait: error %u ms, success %u ms; %u requests of killed agents, ended at most %u ms after the kill; orphans reaped %u; %d failures\n",
 	       st.pairs_ok, st.data_ok, st.max_err_ms, st.max_ok_ms,
-	       st.orphans, failures);
+	       st.killed_reqs, st.max_kill_ms, st.orphans, failures);
 	return failures ? 1 : 0;
 }
