@@ -587,8 +587,10 @@ static bool pair_data(struct pair *p)
 
 static void pair_close(struct pair *p)
 {
-	close(p->s[0].fd);
-	close(p->s[1].fd);
+	if (p->s[0].fd >= 0)
+		close(p->s[0].fd);
+	if (p->s[1].fd >= 0)
+		close(p->s[1].fd);
 	p->used = false;
 }
 
@@ -631,6 +633,19 @@ static void pump(unsigned int ms, bool refill)
 				pfd[n] = (struct pollfd){ .fd = s->fd,
 					.events = POLLIN | POLLOUT };
 				who[n++] = s;
+			}
+			/* A side that failed is closed, as an application
+			 * would: the other side's handshake then fails
+			 * soon instead of waiting for a peer that never
+			 * speaks until its timeout. */
+			for (j = 0; j < 2; j++) {
+				struct side *s = &p->s[j];
+
+				if (!s->running && s->err && s->fd >= 0 &&
+				    p->s[!j].running) {
+					close(s->fd);
+					s->fd = -1;
+				}
 			}
 			if (!p->s[0].running && !p->s[1].running) {
 				if (!p->s[0].err && !p->s[1].err) {
