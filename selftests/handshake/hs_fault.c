@@ -22,7 +22,9 @@
  *	parent	the ktlsd parent alone; its children are orphaned (30 %)
  *	group	the parent and all its children at once (20 %)
  * and after a parent or group kill starts a new ktlsd 0-300 ms later,
- * traffic going on meanwhile (requests then fail with ECONNREFUSED).
+ * traffic going on meanwhile (requests then fail with ECONNREFUSED); one
+ * time in three that one is killed too (parent or group) 0-200 ms after
+ * its start, and another started 0-300 ms later.
  * After a further 200-800 ms of traffic no new pair starts and the round
  * drains.  The random choices come from SEED (printed; default from the
  * clock); the timing of the kernel and ktlsd make a run reproducible only
@@ -110,6 +112,7 @@ static bool ktlsd_killed;	/* by us: its death is expected */
 
 static struct {
 	unsigned int kill_child, kill_parent, kill_group, no_child;
+	unsigned int kill_young;	/* of those, right after a restart */
 	unsigned int ok, failed, pairs_ok, data_ok, orphans;
 	unsigned int err[256];	/* by errno */
 	unsigned int max_err_ms, max_ok_ms;
@@ -860,6 +863,16 @@ static void round_run(unsigned int r, long refs)
 	if (!ktlsd) {
 		pump(rnd(300), true);
 		start_ktlsd();
+		/* One time in three, the new one dies young: in its
+		 * start-up, or while it takes the requests its predecessor
+		 * left waiting. */
+		if (!rnd(3)) {
+			pump(rnd(200), true);
+			st.kill_young++;
+			kill_ktlsd(rnd(2) + 1);
+			pump(rnd(300), true);
+			start_ktlsd();
+		}
 	}
 	tail = 200 + rnd(600);
 	pump(tail, true);
@@ -948,9 +961,9 @@ int main(int argc, char **argv)
 	ktlsd = 0;
 	reap();
 
-	printf("hs_fault: seed %llu: %u rounds; kills: %u child, %u parent, %u group (%u rounds found no child); requests: %u ok, %u failed (",
+	printf("hs_fault: seed %llu: %u rounds; kills: %u child, %u parent, %u group (%u of these within 200 ms of a restart; %u rounds found no child); requests: %u ok, %u failed (",
 	       seed, rounds, st.kill_child, st.kill_parent, st.kill_group,
-	       st.no_child, st.ok, st.failed);
+	       st.kill_young, st.no_child, st.ok, st.failed);
 	for (i = 1, opt = 0; i < 256; i++)
 		if (st.err[i])
 			printf("%s%s %u", opt++ ? ", " : "", strerrorname_np(i) ?: "?",
