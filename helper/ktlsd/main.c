@@ -22,7 +22,9 @@
  * loop also serves each child's channel to the session cache and
  * replaces the ticket key on time (resume.c), reads the kernel's answers
  * to DONE (never waiting for one), and kills children past their
- * request's deadline (agent.c's watchdog).
+ * request's deadline (agent.c's watchdog).  At start, and after a child
+ * was killed, children look for requests whose READY was lost
+ * ("draining", below).
  */
 #include <errno.h>
 #include <getopt.h>
