@@ -9,7 +9,9 @@
 # (SIGKILL: a handshake child, the parent alone, or the parent and its
 # children) and restart its own for $KTLS_FAULT_ROUNDS rounds (default
 # 10) with 8 loopback pairs of handshakes in flight, then starts the
-# suite's ktlsd again.  $KTLS_FAULT_SEED replays a run's random choices.
+# suite's ktlsd again.  $KTLS_FAULT_SEED replays a run's random choices;
+# $KTLS_FAULT_KTLSD runs another ktlsd binary (an old one, to see the
+# test fail).
 # The long form, 100 rounds: make fault-daemon.  hs_fault's summary line
 # is printed as a TAP comment, and kept in $KTLS_RESULTS/daemon-faults.txt.
 
@@ -20,9 +22,12 @@ daemon_faults() {
 	saved=$(cat /sys/module/ktls/parameters/handshake_max_pending)
 	stop_ktlsd
 	# 40 s a round at most: the kill window, the restart, the drain
-	# (a 5 s timeout plus 2 s), the orphans' 8 s, the settling 5 s.
-	timeout $((DF_ROUNDS * 40 + 120)) "$HERE/hs_fault" \
-		-k "$KTLSD" -c "$W/ktlsd.conf" -l "$W/ktlsd-faults.log" \
+	# (a 5 s timeout plus 2 s), the orphans' 8 s, the settling 5 s; all
+	# but the first two grow with KTLS_VM_SLOWDOWN (hs_fault reads it).
+	timeout $((DF_ROUNDS * 40 * ${KTLS_VM_SLOWDOWN:-1} + 120)) \
+		"$HERE/hs_fault" \
+		-k "${KTLS_FAULT_KTLSD:-$KTLSD}" -c "$W/ktlsd.conf" \
+		-l "$W/ktlsd-faults.log" \
 		-r "$DF_ROUNDS" ${KTLS_FAULT_SEED:+-s "$KTLS_FAULT_SEED"} ||
 		rc=1
 	echo "$saved" >/sys/module/ktls/parameters/handshake_max_pending
