@@ -401,9 +401,6 @@ int main(int argc, char **argv)
 	nl_socket_modify_cb(nl, NL_CB_VALID, NL_CB_CUSTOM, on_ready, NULL);
 	if (drop_privileges(cfg->user))
 		return 1;
-	/* Requests a daemon before us left waiting (see draining). */
-	draining = true;
-	backlog = 1;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
@@ -423,6 +420,11 @@ int main(int argc, char **argv)
 		 cfg->max_children);
 
 	raise_fd_limit();
+	/* Requests a daemon before us left waiting (see draining): now,
+	 * not when poll() first wakes up, which may be the next READY. */
+	draining = true;
+	backlog = 1;
+	spawn(pfd[0].fd, sfd);
 	while (stops < 2) {
 		/* Stopping: once no child is left to report. */
 		if (stops && !nchildren && !agent_busy())
