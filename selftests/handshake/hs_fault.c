@@ -26,7 +26,9 @@
  * and after a parent or group kill starts a new ktlsd 0-300 ms later,
  * traffic going on meanwhile (requests then fail with ECONNREFUSED); one
  * time in three that one is killed too (parent or group) 0-200 ms after
- * its start, and another started 0-300 ms later.
+ * its start, and another started 0-300 ms later.  In half the rounds
+ * that kill a parent no new request is made after the kill, so that the
+ * next ktlsd gets no READY that would wake it up to the requests left.
  * After a further 200-800 ms of traffic no new pair starts and the round
  * drains.  The random choices come from SEED (printed; default from the
  * clock); the timing of the kernel and ktlsd make a run reproducible only
@@ -124,6 +126,7 @@ static bool ktlsd_killed;	/* by us: its death is expected */
 static struct {
 	unsigned int kill_child, kill_parent, kill_group, no_child;
 	unsigned int kill_young;	/* of those, right after a restart */
+	unsigned int quiet;	/* parent kills with no request after them */
 	unsigned int ok, failed, pairs_ok, data_ok, orphans;
 	unsigned int err[256];	/* by errno */
 	unsigned int max_err_ms, max_ok_ms;
@@ -865,32 +868,38 @@ static void round_run(unsigned int r, long refs)
 {
 	unsigned int at = rnd(window_ms), kind = rnd(10), tail;
 	unsigned int ok = st.ok, failed = st.failed;
+	bool more;
 	char when[32];
 
 	kind = kind < 5 ? 0 : kind < 8 ? 1 : 2;
-	note("round %u: kill %s at %u ms", r,
+	/* Half the parent kills, no new request after it: the next ktlsd
+	 * must find what is left waiting without a READY to wake it. */
+	more = !kind || rnd(2);
+	note("round %u: kill %s at %u ms%s", r,
 	     kind == 0 ? "a child" : kind == 1 ? "the parent" : "the group",
-	     at);
+	     at, more ? "" : ", no new request after it");
 	if (!ktlsd)
 		start_ktlsd();
 	pump(at, true);
 	kill_ktlsd(kind);
+	if (!more)
+		st.quiet++;
 	if (!ktlsd) {
-		pump(rnd(300), true);
+		pump(rnd(300), more);
 		start_ktlsd();
 		/* One time in three, the new one dies young: in its
 		 * start-up, or while it takes the requests its predecessor
 		 * left waiting. */
 		if (!rnd(3)) {
-			pump(rnd(200), true);
+			pump(rnd(200), more);
 			st.kill_young++;
 			kill_ktlsd(rnd(2) + 1);
-			pump(rnd(300), true);
+			pump(rnd(300), more);
 			start_ktlsd();
 		}
 	}
 	tail = 200 + rnd(600);
-	pump(tail, true);
+	pump(tail, more);
 	while (any_running())
 		pump(100, false);
 	snprintf(when, sizeof(when), "round %u", r);
@@ -980,9 +989,9 @@ int main(int argc, char **argv)
 	ktlsd = 0;
 	reap();
 
-	printf("hs_fault: seed %llu: %u rounds; kills: %u child, %u parent, %u group (%u of these within 200 ms of a restart; %u rounds found no child); requests: %u ok, %u failed (",
+	printf("hs_fault: seed %llu: %u rounds; kills: %u child, %u parent, %u group (%u of these within 200 ms of a restart, %u rounds without a new request after the kill; %u rounds found no child); requests: %u ok, %u failed (",
 	       seed, rounds, st.kill_child, st.kill_parent, st.kill_group,
-	       st.kill_young, st.no_child, st.ok, st.failed);
+	       st.kill_young, st.quiet, st.no_child, st.ok, st.failed);
 	for (i = 1, opt = 0; i < 256; i++)
 		if (st.err[i])
 			printf("%s%s %u", opt++ ? ", " : "", strerrorname_np(i) ?: "?",
