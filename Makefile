@@ -16,6 +16,8 @@
 #                   byte checked (DURATION=seconds, CONNECTIONS=n)
 #   make fuzz-vm    the campaign in the VM: hostile peer (RECORDS) and API
 #                   fuzzing (DURATION s); KTLS_VM_KERNEL=debug: debug kernel
+#   make fault-daemon  ktlsd killed (SIGKILL) at random points with
+#                   handshakes in flight, ROUNDS rounds (100); SEED replays
 #   make clean
 #
 # KDIR selects the kernel build tree.  The default is the Debian 6.1 headers
@@ -124,6 +126,19 @@ soak: CONNECTIONS ?= 1000
 soak: deps
 	$(MAKE) all
 	selftests/soak/run-soak -n $(CONNECTIONS) -d $(DURATION)
+# Daemon faults (Documentation/testing.md): ktlsd's parent, a handshake
+# child, or both killed with SIGKILL at a random point of each of ROUNDS
+# rounds (default 100) with 8 pairs of handshakes in flight; SEED replays.
+# make check runs 10 rounds (selftests/handshake/tests.d/70-daemon-faults.sh).
+ROUNDS ?= 100
+.PHONY: fault-daemon
+fault-daemon: deps
+	$(MAKE) all
+	KTLS_FAULT_ROUNDS=$(ROUNDS) $(if $(SEED),KTLS_FAULT_SEED=$(SEED)) \
+		scripts/vm --timeout $$(($(ROUNDS) * 40 + 600)) \
+		--results build/vm/fault-daemon \
+		-- selftests/handshake/run daemon_faults
+
 # The campaign (selftests/campaign, Documentation/testing.md): ktls_hostile
 # sends RECORDS hostile records (default 10^6) and ktls_apifuzz runs random
 # socket-call sequences for DURATION seconds (default 300), in one VM boot.

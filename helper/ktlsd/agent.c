@@ -114,6 +114,8 @@ struct slot {
 };
 
 static struct slot slots[KTLSD_MAX_CHILDREN];
+/* ACCEPTED messages read by this agent_poll_done() call. */
+static int accepted;
 /* Children the parent killed after their DONE, until reaped: their end is
  * no failure.  0 = free. */
 static int ended[KTLSD_MAX_CHILDREN];
@@ -553,6 +555,7 @@ static int slot_read(int i)
 		return -1;
 	}
 	if (m.type == AGENT_MSG_ACCEPTED) {
+		accepted++;
 		s->id = m.id;
 		s->deadline = now_ms() + m.timeout_ms + WATCHDOG_GRACE_MS;
 		/* The child has closed its copy: DONE's answer is read from
@@ -579,10 +582,11 @@ static int slot_read(int i)
 	return -1;
 }
 
-void agent_poll_done(const struct pollfd *p, int n)
+int agent_poll_done(const struct pollfd *p, int n)
 {
 	int i, j;
 
+	accepted = 0;
 	for (j = 0; j < n; j++) {
 		if (!p[j].revents)
 			continue;
@@ -599,6 +603,7 @@ void agent_poll_done(const struct pollfd *p, int n)
 		while (slot_read(i) > 0)
 			;
 	}
+	return accepted;
 }
 
 int agent_watchdog(void)

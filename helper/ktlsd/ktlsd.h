@@ -149,7 +149,8 @@ struct result {
  * Parent: before fork(), agent_slot_open() makes the child's netlink
  * socket and result channel (-1: none; log line written); after it,
  * agent_slot_forked() (pid < 0: fork failed).  agent_pollfds() lists the
- * result channels to poll, agent_poll_done() reads them and sends DONE.
+ * result channels to poll, agent_poll_done() reads them and sends DONE;
+ * it returns how many children said ACCEPTED (each took a request).
  * agent_reaped(): a child was reaped (its pid may be reused); true when
  * the parent killed it after its request's DONE, as it does every child
  * that reported (its end is then no failure).
@@ -165,7 +166,7 @@ bool agent_reaped(int pid);
 bool agent_busy(void);
 int agent_watchdog(void);
 int agent_pollfds(struct pollfd *p, int max);
-void agent_poll_done(const struct pollfd *p, int n);
+int agent_poll_done(const struct pollfd *p, int n);
 /* Child: accept one request, drop every capability, handshake, send the
  * result to the parent.  Returns the exit status for the child. */
 int agent_child(struct config *cfg, int slot);

@@ -22,7 +22,9 @@
  * loop also serves each child's channel to the session cache and
  * replaces the ticket key on time (resume.c), reads the kernel's answers
  * to DONE (never waiting for one), and kills children past their
- * request's deadline (agent.c's watchdog).
+ * request's deadline (agent.c's watchdog).  At start, and after a child
+ * was killed, children look for requests whose READY was lost
+ * ("draining", below).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -52,6 +54,17 @@
 static struct config *cfg;		/* the one in force */
 static unsigned int nchildren;
 static unsigned int backlog;		/* READYs not yet given a child */
+/*
+ * Looking for requests whose READY was lost.  A daemon killed before us
+ * took the READYs it had read, or that were queued on its socket, with
+ * it; a child killed before its ACCEPT took its request's.  The kernel
+ * announces a request once: it waits for an ACCEPT (the oldest request
+ * first) until its timeout.  So one child looks (backlog), and while
+ * children find requests, each one found sends one more child looking;
+ * the first child that finds none (it exits 0 without a request) ends
+ * the search.
+ */
+static bool draining;
 
 /* Load @name (a module name or alias) unless it is there already. */
 static void load_module(struct kmod_ctx *ctx, const char *name)
@@ -230,8 +243,21 @@ static void reap(void)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		bool after_done = agent_reaped(pid);
+
 		nchildren--;
-		if (agent_reaped(pid) && WIFSIGNALED(status) &&
+		if (!after_done && WIFSIGNALED(status) &&
+		    WTERMSIG(status) == SIGKILL) {
+			/* Perhaps before its ACCEPT (see draining).  Not for
+			 * a crash: a child that crashes by itself would
+			 * crash again, in a loop. */
+			draining = true;
+			backlog++;
+		} else if (!after_done && WIFEXITED(status) &&
+			   !WEXITSTATUS(status)) {
+			draining = false;	/* its ACCEPT found nothing */
+		}
+		if (after_done && WIFSIGNALED(status) &&
 		    WTERMSIG(status) == SIGKILL)
 			log_debug("handshake child %d ended after its request's DONE",
 				  (int)pid);
@@ -289,6 +315,7 @@ static void stop_accepting(struct nl_sock **nl, struct pollfd *p)
 	*nl = NULL;
 	p->fd = -1;
 	backlog = 0;
+	draining = false;
 }
 
 /* Each child costs the parent three descriptors while it runs (its
@@ -393,6 +420,11 @@ int main(int argc, char **argv)
 		 cfg->max_children);
 
 	raise_fd_limit();
+	/* Requests a daemon before us left waiting (see draining): now,
+	 * not when poll() first wakes up, which may be the next READY. */
+	draining = true;
+	backlog = 1;
+	spawn(pfd[0].fd, sfd);
 	while (stops < 2) {
 		/* Stopping: once no child is left to report. */
 		if (stops && !nchildren && !agent_busy())
@@ -434,7 +466,9 @@ int main(int argc, char **argv)
 			}
 		}
 		resume_poll_done(pfd + 2, nchan);
-		agent_poll_done(pfd + 2 + nchan, nres);
+		ret = agent_poll_done(pfd + 2 + nchan, nres);
+		if (draining && nl)
+			backlog += ret;
 		resume_tick(cfg);
 		if (nl)
 			spawn(pfd[0].fd, sfd);
