@@ -39,8 +39,9 @@
 #   kt_wait_pid_gone PID [SECS] PID has exited (a zombie counts as gone)
 #   kt_wait_file FILE [SECS]    FILE exists and is not empty
 #
-# kt_needs NAME...: each NAME is a set variable or a defined function, or
-# the caller stops with "Bail out!" naming what is missing.
+# kt_needs NAME...: each NAME is a set variable or a defined function (a
+# NAME with a / in it: an existing file), or the caller stops with
+# "Bail out!" naming what is missing.
 
 KT_TIMEOUT=${KT_TIMEOUT:-300}
 KT_FILTER=${KT_FILTER:-}
@@ -86,12 +87,9 @@ kt_wait_until() {
 # _kt_port_listens PORT: a TCP (v4 or v6) socket in LISTEN on PORT.
 _kt_port_listens() {
 	local hex
-	hex=$(printf '%04X' "$1")
-	if command -v ss >/dev/null 2>&1; then
-		ss -Hltn "sport = :$1" 2>/dev/null | grep -q . && return 0
-	fi
+	hex=$(printf ':%04X' "$1")
 	# State 0A is LISTEN; the local address ends in :PORT in hex.
-	awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 }
+	awk -v p="$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 }
 		END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
@@ -127,6 +125,7 @@ kt_wait_file() {
 kt_needs() {
 	local v missing=()
 	for v in "$@"; do
+		case $v in */*) [ -e "$v" ] || missing+=("$v"); continue ;; esac
 		declare -F "$v" >/dev/null && continue
 		[ -n "${!v+set}" ] && continue
 		missing+=("$v")

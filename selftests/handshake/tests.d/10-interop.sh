@@ -36,6 +36,15 @@
 # waits, logged as queued, while the one child is busy, and is served once
 # it ends; with 2 it is served at once.  See the test.
 
+# From selftests/handshake/run (see its comment above the loop that
+# sources this file): its variables and functions, the files in $W.
+kt_needs W KTLSD REPO HERE FILTER PORT ktlsd_pid t serve unserve \
+	port_listening ktlsd_sighup \
+	"$W/ca.pem" "$W/srv.pem" "$W/srv.key" "$W/ktlsd.conf" "$W/ktlsd.log"
+# Set by this file's test functions (each runs in a subshell) and read
+# after them.
+kt_keep io_tx0 io_rx0 io_ctx0 io_crx0 io_derr0 io_nst0 io_ktlsd ioq_a ioq_b ioq_child ioq_peer
+
 IO_PEER=$HERE/ktls_peer
 IO_PORT=4600
 IO_MB=${KTLS_IO_BIG_MB:-24}

@@ -5,6 +5,15 @@
 # filter, the installed libktls (pkg-config, man pages) and the systemd
 # unit.  Sourced by selftests/handshake/run with ktlsd running.
 
+# From selftests/handshake/run (see its comment above the loop that
+# sources this file): its variables and functions, the files in $W.
+kt_needs W T KTLSD REPO PORT ktlsd_pid serv_pid t serve unserve \
+	port_listening ktlsd_sighup start_ktlsd stop_ktlsd \
+	"$W/srv.pem" "$W/srv.key" "$W/ktlsd.conf" "$W/ktlsd.log"
+# Set by this file's test functions (each runs in a subshell) and read
+# after them.
+kt_keep sock_pids unit_umask
+
 CTL=$REPO/helper/ktlsctl/ktlsctl
 
 # ktlsctl_run EXPECTED_STATUS ARGS...: run ktlsctl, output to $W/ctl.out,

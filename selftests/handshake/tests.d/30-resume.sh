@@ -20,6 +20,12 @@
 # (rnv: verify = no; norsm: resumption = no); the original comes back,
 # with a reload, at the end.
 
+# From selftests/handshake/run (see its comment above the loop that
+# sources this file): its variables and functions, the files in $W.
+kt_needs W T KTLSD REPO FILTER PORT ktlsd_pid serv_pid t unserve \
+	wait_log ktlsd_sighup \
+	"$W/ca.pem" "$W/srv.pem" "$W/srv.key" "$W/ktlsd.conf" "$W/ktlsd.log"
+
 R_ROT=8
 exec {R_OUT}>&1		# TAP comments from inside t (which captures 1, 2)
 
@@ -44,10 +50,7 @@ r_serve() {
 			"-tls${2/./_}" >"$W/rserv.log" 2>&1 &
 	fi
 	serv_pid=$!
-	for _ in $(seq 100); do
-		ss -ltn 2>/dev/null | grep -q ":$PORT " && return 0
-		sleep 0.1
-	done
+	kt_wait_port "$PORT" 10 2>/dev/null && return 0
 	echo "$1 server did not start: $(cat "$W/rserv.log")"
 	return 1
 }

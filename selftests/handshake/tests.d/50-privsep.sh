@@ -15,6 +15,14 @@
 # netlink socket the request was accepted on, reports DONE itself.  The
 # next request succeeds.
 
+# From selftests/handshake/run (see its comment above the loop that
+# sources this file): its variables and functions, the files in $W.
+kt_needs W T REPO PORT ktlsd_pid serv_pid t serve unserve wait_log \
+	"$W/ktlsd.log"
+# Set by this file's test functions (each runs in a subshell) and read
+# after them.
+kt_keep p_req p_child
+
 P_CTL=$REPO/helper/ktlsctl/ktlsctl
 P_NET_ADMIN=0000000000001000	# 1 << CAP_NET_ADMIN (12)
 p_child=
