@@ -22,11 +22,14 @@
 #             (set or unset there) back into the runner.
 #   kt_skip NAME [WHY]
 #             prints "ok N NAME # SKIP WHY" and counts a skip.
+#   kt_ok TEXT / kt_not_ok TEXT
+#             count a result decided by the caller (a check run in the
+#             runner's own shell): print "ok N TEXT" or "not ok N TEXT".
 #   kt_summary [PASSED FAILED [SKIPPED]]
 #             prints the closing "N passed, N failed" (", N skipped" when
 #             there were any) from kt_test's counters or the arguments;
 #             returns 1 when FAILED is not 0.
-#   kt_parse_summary [FILE]
+#   kt_parse_summary [FILE|-]
 #             finds the last "N passed, N failed[, N skipped]" line in FILE
 #             (or stdin), sets KT_LINE, KT_PASSED, KT_FAILED and KT_SKIPPED
 #             (0 when absent); returns 1, with all of them 0/empty, when
@@ -200,7 +203,6 @@ kt_test() {
 	name=$1
 	shift
 	case "$name" in *"$KT_FILTER"*) ;; *) return 0 ;; esac
-	kt_n=$((kt_n + 1))
 	out=$(mktemp "${TMPDIR:-/tmp}/kt_test.XXXXXX")
 	if declare -F "$1" >/dev/null && [ ${#kt_keep_vars[@]} -gt 0 ]; then
 		keep=$out.keep
@@ -212,15 +214,25 @@ kt_test() {
 		. <(sed 's/^declare -/declare -g -/' "$keep")
 	fi
 	if [ -z "$kt_timed_out" ] && [ "$kt_rc" = 0 ]; then
-		kt_passed=$((kt_passed + 1))
-		echo "ok $kt_n $name"
+		kt_ok "$name"
 	else
-		kt_failed=$((kt_failed + 1))
-		echo "not ok $kt_n $name"
+		kt_not_ok "$name"
 		[ -n "$kt_timed_out" ] && echo "timed out after $secs s" >>"$out"
 		sed 's/^/#   /' "$out"
 	fi
 	rm -f "$out" "$keep"
+}
+
+kt_ok() {
+	kt_n=$((kt_n + 1))
+	kt_passed=$((kt_passed + 1))
+	echo "ok $kt_n $*"
+}
+
+kt_not_ok() {
+	kt_n=$((kt_n + 1))
+	kt_failed=$((kt_failed + 1))
+	echo "not ok $kt_n $*"
 }
 
 kt_skip() {
