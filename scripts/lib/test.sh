@@ -75,12 +75,13 @@ _kt_later() {
 }
 
 kt_wait_until() {
-	local secs=$1 end
+	# Names of their own: CMD may be eval and read the caller's locals.
+	local _kt_secs=$1 _kt_end
 	shift
-	end=$(awk -v n="$(_kt_now)" -v s="$secs" 'BEGIN { printf "%.2f", n + s }')
+	_kt_end=$(awk -v n="$(_kt_now)" -v s="$_kt_secs" 'BEGIN { printf "%.2f", n + s }')
 	until "$@"; do
-		if _kt_later "$(_kt_now)" "$end"; then
-			echo "kt_wait_until: '$*' still failing after $secs s" >&2
+		if _kt_later "$(_kt_now)" "$_kt_end"; then
+			echo "kt_wait_until: '$*' still failing after $_kt_secs s" >&2
 			return 1
 		fi
 		sleep 0.1
@@ -97,9 +98,9 @@ _kt_port_listens() {
 }
 
 kt_wait_port() {
-	local port=$1 secs=${2:-10}
-	kt_wait_until "$secs" _kt_port_listens "$port" 2>/dev/null && return 0
-	echo "nothing listens on port $port after $secs s" >&2
+	local _kt_port=$1 _kt_secs=${2:-10}
+	kt_wait_until "$_kt_secs" _kt_port_listens "$_kt_port" 2>/dev/null && return 0
+	echo "nothing listens on port $_kt_port after $_kt_secs s" >&2
 	return 1
 }
 
@@ -112,16 +113,16 @@ _kt_pid_gone() {
 }
 
 kt_wait_pid_gone() {
-	local pid=$1 secs=${2:-10}
-	kt_wait_until "$secs" _kt_pid_gone "$pid" 2>/dev/null && return 0
-	echo "process $pid still running after $secs s" >&2
+	local _kt_pid=$1 _kt_secs=${2:-10}
+	kt_wait_until "$_kt_secs" _kt_pid_gone "$_kt_pid" 2>/dev/null && return 0
+	echo "process $_kt_pid still running after $_kt_secs s" >&2
 	return 1
 }
 
 kt_wait_file() {
-	local file=$1 secs=${2:-10}
-	kt_wait_until "$secs" test -s "$file" 2>/dev/null && return 0
-	echo "$file still missing or empty after $secs s" >&2
+	local _kt_file=$1 _kt_secs=${2:-10}
+	kt_wait_until "$_kt_secs" test -s "$_kt_file" 2>/dev/null && return 0
+	echo "$_kt_file still missing or empty after $_kt_secs s" >&2
 	return 1
 }
 

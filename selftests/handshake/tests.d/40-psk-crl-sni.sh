@@ -284,10 +284,7 @@ auth_gserv() {
 	gnutls-serv --echo --noticket -q -p "$AUTH_PORT" --priority "$prio" \
 		"$@" >"$A/gserv.log" 2>&1 &
 	auth_sp=$!
-	for _ in $(seq 100); do
-		ss -ltn 2>/dev/null | grep -q ":$AUTH_PORT " && return 0
-		sleep 0.1
-	done
+	kt_wait_port "$AUTH_PORT" 10 2>/dev/null && return 0
 	echo "gnutls-serv did not start: $(cat "$A/gserv.log")"
 	return 1
 }
@@ -303,11 +300,9 @@ auth_mark() {
 auth_mark
 # auth_log TEXT: ktlsd logged TEXT (a fixed string) since auth_mark.
 auth_log() {
-	for _ in $(seq 50); do
-		tail -n "+$((auth_mark_line + 1))" "$W/ktlsd.log" |
-			grep -qF -- "$1" && return 0
-		sleep 0.1
-	done
+	local text=$1
+	kt_wait_until 5 eval 'tail -n "+$((auth_mark_line + 1))" "$W/ktlsd.log" |
+		grep -qF -- "$text"' 2>/dev/null && return 0
 	echo "no '$1' in ktlsd's log since the test began; its end:"
 	tail -5 "$W/ktlsd.log"
 	return 1
@@ -413,11 +408,11 @@ auth_pywait() {
 # 3 s where no answer is expected).  A fixed wait lost the answer on a
 # slow run.
 auth_line() {
+	local tenths=${AUTH_WAIT:-200}
 	printf '%s\n' "$2"
-	for _ in $(seq "${AUTH_WAIT:-200}"); do
-		grep -q "ktls:$2" "$1" && return 0
-		sleep 0.1
-	done
+	kt_wait_until "$((tenths / 10)).$((tenths % 10))" \
+		grep -q "ktls:$2" "$1" 2>/dev/null
+	return 0
 }
 
 # auth_cli OUT ARGS...: gnutls-cli to $AUTH_PORT sending one line, and

@@ -63,11 +63,9 @@ az_begin() {
 	az_mark=$(wc -l <"$W/ktlsd.log")
 }
 az_logged() {
-	for _ in $(seq 50); do
-		tail -n +"$((az_mark + 1))" "$W/ktlsd.log" | grep -q -- "$1" &&
-			return 0
-		sleep 0.1
-	done
+	local text=$1
+	kt_wait_until 5 eval 'tail -n +"$((az_mark + 1))" "$W/ktlsd.log" |
+		grep -q -- "$text"' 2>/dev/null && return 0
 	echo "ktlsd did not log '$1'; its last lines:"
 	tail -n 5 "$W/ktlsd.log"
 	return 1
