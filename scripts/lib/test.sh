@@ -154,10 +154,12 @@ _kt_watchdog() {
 	local pids
 	sleep "$1"
 	: >"$3"
-	mapfile -t pids < <(_kt_tree "$2")
-	kill -TERM -- "-$2" "${pids[@]}" 2>/dev/null
+	pids=$(_kt_tree "$2")
+	# shellcheck disable=SC2086 # one PID a word
+	kill -TERM -- "-$2" $pids 2>/dev/null
 	sleep 2
-	kill -KILL -- "-$2" "${pids[@]}" 2>/dev/null
+	# shellcheck disable=SC2086
+	kill -KILL -- "-$2" $pids 2>/dev/null
 }
 
 # _kt_run SECS OUT KEEPFILE CMD...: run CMD as described for kt_test; sets
@@ -171,10 +173,12 @@ _kt_run() {
 		trap - EXIT INT TERM HUP
 		"$@"
 		rc=$?
+		# As declarations the runner sources; global there, since
+		# kt_test is a function.
 		if [ -n "$keep" ]; then
 			for v in "${kt_keep_vars[@]}"; do
 				if [ -n "${!v+set}" ]; then
-					declare -p "$v"
+					declare -p "$v" | sed 's/^declare -/declare -g -/'
 				else
 					echo "unset -v $v"
 				fi
@@ -209,10 +213,10 @@ kt_test() {
 		keep=$out.keep
 	fi
 	_kt_run "$secs" "$out" "$keep" "$@"
+	# (No process substitution: the VM's guest has no /dev/fd.)
 	if [ -n "$keep" ] && [ -s "$keep" ]; then
-		# declare -p's lines, made global (kt_test is a function).
 		# shellcheck source=/dev/null
-		. <(sed 's/^declare -/declare -g -/' "$keep")
+		. "$keep"
 	fi
 	if [ -z "$kt_timed_out" ] && [ "$kt_rc" = 0 ]; then
 		kt_ok "$name"
