@@ -36,6 +36,15 @@
 # waits, logged as queued, while the one child is busy, and is served once
 # it ends; with 2 it is served at once.  See the test.
 
+# From selftests/handshake/run (see its comment above the loop that
+# sources this file): its variables and functions, the files in $W.
+kt_needs W KTLSD REPO HERE FILTER PORT ktlsd_pid t serve unserve \
+	port_listening ktlsd_sighup \
+	"$W/ca.pem" "$W/srv.pem" "$W/srv.key" "$W/ktlsd.conf" "$W/ktlsd.log"
+# Set by this file's test functions (each runs in a subshell) and read
+# after them.
+kt_keep io_tx0 io_rx0 io_ctx0 io_crx0 io_derr0 io_nst0 io_ktlsd ioq_a ioq_b ioq_child ioq_peer
+
 IO_PEER=$HERE/ktls_peer
 IO_PORT=4600
 IO_MB=${KTLS_IO_BIG_MB:-24}
@@ -76,11 +85,8 @@ io_check_stat() {
 		echo "expected +$n kTLS sockets in each direction"
 		return 1
 	fi
-	for _ in $(seq 50); do
-		[ "$(io_stat TlsCurrTxSw)" = "$io_ctx0" ] &&
-			[ "$(io_stat TlsCurrRxSw)" = "$io_crx0" ] && break
-		sleep 0.1
-	done
+	kt_wait_until 5 eval '[ "$(io_stat TlsCurrTxSw)" = "$io_ctx0" ] &&
+		[ "$(io_stat TlsCurrRxSw)" = "$io_crx0" ]' 2>/dev/null
 	if [ "$(io_stat TlsCurrTxSw)" != "$io_ctx0" ] ||
 	   [ "$(io_stat TlsCurrRxSw)" != "$io_crx0" ]; then
 		echo "kTLS sockets still open: TlsCurrTxSw $(io_stat TlsCurrTxSw)" \
@@ -102,16 +108,11 @@ io_check_stat() {
 # up before the other direction is done.
 io_feed() {
 	if [ -n "$2" ]; then
-		for _ in $(seq 600); do
-			grep -q "$2" "$1" 2>/dev/null && break
-			sleep 0.05
-		done
+		kt_wait_until 30 grep -q "$2" "$1" 2>/dev/null
 	fi
 	cat "$3"
-	for _ in $(seq 1200); do
-		[ -e "$4" ] && return 0
-		sleep 0.1
-	done
+	kt_wait_until 120 test -e "$4" 2>/dev/null
+	return 0
 }
 
 io_size() {
@@ -169,10 +170,7 @@ io_client_openssl() {	# VERSION CIPHER A B
 		127.0.0.1 "$port" 2>"$W/io.peer" || rc=1
 	cat "$W/io.peer"
 	# s_server ends after its one connection closes.
-	for _ in $(seq 100); do
-		kill -0 "$spid" 2>/dev/null || break
-		sleep 0.1
-	done
+	kt_wait_pid_gone "$spid" 10 2>/dev/null
 	touch "$W/io.done"
 	io_kill "$spid"
 	io_same "$a" "$W/io.got_a" "client to s_server" || rc=1
@@ -214,10 +212,7 @@ io_client_gnutls() {	# VERSION CIPHER A
 	timeout 120 "$IO_PEER" client -p "io_${v}_$c" -V "$v" -C "${IO_ID[$c]}" \
 		-N localhost -i "$a" -r "$(io_size "$a")" -o "$W/io.got_a" \
 		127.0.0.1 "$port" || rc=1
-	for _ in $(seq 50); do
-		grep -q "^- Description:" "$W/io.gserv" && break
-		sleep 0.1
-	done
+	kt_wait_until 5 grep -q "^- Description:" "$W/io.gserv" 2>/dev/null
 	io_kill "$spid"
 	io_same "$a" "$W/io.got_a" "echo through gnutls-serv" || rc=1
 	grep "^- Description:" "$W/io.gserv"
@@ -285,10 +280,7 @@ io_server_gnutls() {	# VERSION CIPHER A B
 		--logfile "$W/io.clog" localhost >"$W/io.got_b" &
 	local cpid=$!
 	wait "$spid" || rc=1
-	for _ in $(seq 100); do
-		kill -0 "$cpid" 2>/dev/null || break
-		sleep 0.1
-	done
+	kt_wait_pid_gone "$cpid" 10 2>/dev/null
 	touch "$W/io.done"
 	io_kill "$cpid"
 	cat "$W/io.peer"
@@ -371,11 +363,10 @@ io_ns_ktlsd() {
 	nsenter "--net=/run/netns/$1" "$KTLSD" -d -c "$2" >>"$3" 2>&1 \
 		</dev/null &
 	io_ktlsd=$!
-	for _ in $(seq 150); do
+	local log=$3
+	kt_wait_until 15 eval 'grep -q "ready:" "$log" ||
+		! kill -0 "$io_ktlsd" 2>/dev/null' 2>/dev/null &&
 		grep -q "ready:" "$3" && return 0
-		kill -0 "$io_ktlsd" 2>/dev/null || break
-		sleep 0.1
-	done
 	echo "ktlsd in $1 did not start:"
 	cat "$3"
 	io_kill "$io_ktlsd"
@@ -437,10 +428,9 @@ io_many() {	# COUNT CLIENT_MAX_CHILDREN
 			"$IO_PEER" server -n "$n" -t 240000 \
 			"$port" 2>"$W/io.many-s" &
 		srv=$!
-		for _ in $(seq 100); do
-			io_in "$IO_NS_S" ss -ltn | grep -q ":$port " && break
-			sleep 0.1
-		done
+		# (kt_wait_port reads this namespace's /proc/net/tcp.)
+		kt_wait_until 10 eval 'io_in "$IO_NS_S" ss -ltn | grep -q ":$port "' \
+			2>/dev/null
 		SECONDS=0
 		timeout 280 nsenter "--net=/run/netns/$IO_NS_C" \
 			"$IO_PEER" client -n "$n" \
@@ -467,11 +457,8 @@ io_many() {	# COUNT CLIENT_MAX_CHILDREN
 			echo "note: no queueing was observed"
 		fi
 		# Every child gone, then the daemons hold what they held before.
-		for _ in $(seq 100); do
-			[ "$(io_children "$cpid")" = 0 ] &&
-				[ "$(io_children "$spid")" = 0 ] && break
-			sleep 0.1
-		done
+		kt_wait_until 10 eval '[ "$(io_children "$cpid")" = 0 ] &&
+			[ "$(io_children "$spid")" = 0 ]' 2>/dev/null
 		echo "ktlsd descriptors: clients' $cfd0 -> $(io_fds "$cpid")," \
 			"servers' $sfd0 -> $(io_fds "$spid")"
 		if [ "$(io_fds "$cpid")" != "$cfd0" ] ||
@@ -596,10 +583,7 @@ ioq_round() {
 	grep -q "^version: TLS 1.3$" "$W/ioq.b" || { echo "B did not complete"; rc=1; }
 	if [ "$max" = 1 ]; then
 		# B's child came after A's child had logged its last line.
-		for _ in $(seq 100); do
-			kill -0 "$pid_a" 2>/dev/null || break
-			sleep 0.1
-		done
+		kt_wait_pid_gone "$pid_a" 10 2>/dev/null
 		at_last=$(grep -n "^ktlsd\[$pid_a\]: " "$W/ktlsd.log" | tail -n1 | cut -d: -f1)
 		echo "A's child's last line: $at_last: $(sed -n "${at_last}p" "$W/ktlsd.log")"
 		echo "B taken at line $at_b"

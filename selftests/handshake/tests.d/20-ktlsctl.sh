@@ -5,6 +5,15 @@
 # filter, the installed libktls (pkg-config, man pages) and the systemd
 # unit.  Sourced by selftests/handshake/run with ktlsd running.
 
+# From selftests/handshake/run (see its comment above the loop that
+# sources this file): its variables and functions, the files in $W.
+kt_needs W T KTLSD REPO PORT ktlsd_pid serv_pid t serve unserve \
+	port_listening ktlsd_sighup start_ktlsd stop_ktlsd \
+	"$W/srv.pem" "$W/srv.key" "$W/ktlsd.conf" "$W/ktlsd.log"
+# Set by this file's test functions (each runs in a subshell) and read
+# after them.
+kt_keep sock_pids unit_umask
+
 CTL=$REPO/helper/ktlsctl/ktlsctl
 
 # ktlsctl_run EXPECTED_STATUS ARGS...: run ktlsctl, output to $W/ctl.out,
@@ -157,10 +166,7 @@ ktlsctl_connect_alpn() {
 		--x509certfile "$W/srv.pem" --x509keyfile "$W/srv.key" \
 		>"$W/alpn-serv.log" 2>&1 &
 	sp=$!
-	for _ in $(seq 100); do
-		ss -ltn | grep -q ":$p " && break
-		sleep 0.1
-	done
+	kt_wait_port "$p" 10 2>/dev/null
 	ktlsctl_run 0 connect -a h2,ktls-test/1 "127.0.0.1:$p" -n localhost &&
 		ctl_has "^alpn: ktls-test/1$" || rc=1
 	kill $sp
@@ -233,10 +239,9 @@ sock_field() {	# ROW N: the Nth column
 }
 # sock_wait_size FILE BYTES: until FILE has BYTES bytes (10 s at most).
 sock_wait_size() {
-	for _ in $(seq 100); do
-		[ "$(stat -c %s "$1" 2>/dev/null)" = "$2" ] && return 0
-		sleep 0.1
-	done
+	local file=$1 size=$2
+	kt_wait_until 10 eval '[ "$(stat -c %s "$file" 2>/dev/null)" = "$size" ]' \
+		2>/dev/null && return 0
 	echo "$1: $(stat -c %s "$1" 2>/dev/null) bytes, expected $2"
 	return 1
 }
@@ -246,10 +251,7 @@ sock_stop() {
 	# EOF on the clients' stdin, on s_server's too; then anything left.
 	exec 6>&- 7>&- 8>&- 9>&-
 	for p in $sock_pids; do
-		for _ in $(seq 30); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
-		done
+		kt_wait_pid_gone "$p" 3 2>/dev/null
 		kill -9 "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
@@ -285,10 +287,8 @@ ktlsctl_sockets() {
 	"$REPO/helper/examples/ktls-client" ::1 "$SOCK_P6" localhost \
 		<"$W/cin6" >"$W/cgot6" 2>"$W/c6.err" 6>&- 7>&- 8>&- 9>&- &
 	sock_pids="$sock_pids $!"
-	for _ in $(seq 150); do
-		grep -q "^TLS" "$W/c4.err" && grep -q "^TLS" "$W/c6.err" && break
-		sleep 0.1
-	done
+	kt_wait_until 15 eval 'grep -q "^TLS" "$W/c4.err" && grep -q "^TLS" "$W/c6.err"' \
+		2>/dev/null
 	echo "clients: $(cat "$W/c4.err" "$W/c6.err" | tr '\n' ' ')"
 
 	sock_ctl >"$W/ctl.out" 2>&1 || { echo "ktlsctl sockets: exit $?"; rc=1; }
@@ -368,10 +368,7 @@ SANDBOX_HOLD_MS=$((4000 * ${KTLS_VM_SLOWDOWN:-1}))
 seccomp_of_child() {	# prints the Seccomp: field of ktlsd's child
 	local cp pid="" n
 	# No child left from an earlier request.
-	for _ in $(seq 50); do
-		pgrep -P "$ktlsd_pid" >/dev/null || break
-		sleep 0.1
-	done
+	kt_wait_until 5 eval '! pgrep -P "$ktlsd_pid" >/dev/null' 2>/dev/null
 	n=$(grep -c "sandbox: " "$W/ktlsd.log")
 	"$CTL" connect -t "$SANDBOX_HOLD_MS" "127.0.0.1:$PORT" -n localhost \
 		>"$W/held.out" 2>&1 &
@@ -393,10 +390,7 @@ seccomp_of_child() {	# prints the Seccomp: field of ktlsd's child
 	wait "$cp"
 	if [ -n "$pid" ]; then
 		kill -CONT "$pid"
-		for _ in $(seq 100); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
+		kt_wait_pid_gone "$pid" 10 2>/dev/null
 	fi
 }
 ktlsctl_sandbox() {
@@ -676,10 +670,7 @@ ktlsctl_unit_caps() {
 	echo "bounding set: $set; umask $unit_umask"
 	stop_ktlsd
 	unit_ktlsd "$set" "$W/ktlsd.log"
-	for _ in $(seq 100); do
-		grep -q "ready:" "$W/ktlsd.log" && break
-		sleep 0.1
-	done
+	kt_wait_until 10 grep -q "ready:" "$W/ktlsd.log" 2>/dev/null
 	if grep -q "ready:" "$W/ktlsd.log"; then
 		grep "CapBnd" "/proc/$ktlsd_pid/status"
 		serve srv NORMAL || rc=1
@@ -693,10 +684,7 @@ ktlsctl_unit_caps() {
 	stop_ktlsd
 	# Control: without CAP_NET_ADMIN it must refuse to run.
 	unit_ktlsd "${set/,+net_admin/}" "$W/unit-noadmin.log"
-	for _ in $(seq 100); do
-		kill -0 "$ktlsd_pid" 2>/dev/null || break
-		sleep 0.1
-	done
+	kt_wait_until 10 eval '! kill -0 "$ktlsd_pid" 2>/dev/null' 2>/dev/null
 	if kill -0 "$ktlsd_pid" 2>/dev/null; then
 		echo "ktlsd runs without CAP_NET_ADMIN in its bounding set"
 		stop_ktlsd

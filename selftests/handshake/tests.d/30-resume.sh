@@ -20,6 +20,12 @@
 # (rnv: verify = no; norsm: resumption = no); the original comes back,
 # with a reload, at the end.
 
+# From selftests/handshake/run (see its comment above the loop that
+# sources this file): its variables and functions, the files in $W.
+kt_needs W T KTLSD REPO FILTER PORT ktlsd_pid serv_pid t unserve \
+	wait_log ktlsd_sighup \
+	"$W/ca.pem" "$W/srv.pem" "$W/srv.key" "$W/ktlsd.conf" "$W/ktlsd.log"
+
 R_ROT=8
 exec {R_OUT}>&1		# TAP comments from inside t (which captures 1, 2)
 
@@ -44,10 +50,7 @@ r_serve() {
 			"-tls${2/./_}" >"$W/rserv.log" 2>&1 &
 	fi
 	serv_pid=$!
-	for _ in $(seq 100); do
-		ss -ltn 2>/dev/null | grep -q ":$PORT " && return 0
-		sleep 0.1
-	done
+	kt_wait_port "$PORT" 10 2>/dev/null && return 0
 	echo "$1 server did not start: $(cat "$W/rserv.log")"
 	return 1
 }
@@ -191,10 +194,9 @@ r_wait_phase() {
 # r_wait_rotations N: until ktlsd has logged N ticket keys (at most
 # three periods).
 r_wait_rotations() {
-	for _ in $(seq $((30 * R_ROT))); do
-		[ "$(r_rotations)" -ge "$1" ] && return 0
-		sleep 0.1
-	done
+	local want=$1
+	kt_wait_until $((3 * R_ROT)) eval '[ "$(r_rotations)" -ge "$want" ]' \
+		2>/dev/null && return 0
 	echo "ktlsd did not log a new ticket key (wanted $1, has $(r_rotations))"
 	return 1
 }
@@ -214,10 +216,7 @@ r_server() {	# VERSION
 	printf 'ktls resumption test file\n' >"$W/rfile"
 	"$REPO/helper/examples/ktls-server" 4510 "$W/rfile" 2>"$W/ks.err" &
 	sp=$!
-	for _ in $(seq 50); do
-		ss -ltn | grep -q ":4510 " && break
-		sleep 0.1
-	done
+	kt_wait_port 4510 5 2>/dev/null
 	for attempt in 1 2 3; do
 		r_wait_phase "$phase"
 		rot=$(r_rotations)

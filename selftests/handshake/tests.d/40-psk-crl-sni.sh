@@ -17,6 +17,14 @@
 # The profiles are added to a copy of $W/ktlsd.conf with SIGHUP; the
 # original comes back, with another SIGHUP, at the end.
 
+# From selftests/handshake/run (see its comment above the loop that
+# sources this file): its variables and functions, the files in $W.
+kt_needs W T KTLSD REPO HERE FILTER t ktlsd_sighup die \
+	"$W/ca.pem" "$W/srv.pem" "$W/srv.key" "$W/ktlsd.conf" "$W/ktlsd.log"
+# Set by this file's test functions (each runs in a subshell) and read
+# after them.
+kt_keep AUTH_PORT auth_sp auth_mark_line
+
 AUTH_TESTS="auth_check_ok auth_check_psk_world_readable auth_check_psk_bad_hex
 auth_check_psk_short_key auth_check_psk_duplicate auth_check_psk_empty
 auth_check_psk_no_colon auth_check_psk_long_identity auth_check_psk_long_line
@@ -276,10 +284,7 @@ auth_gserv() {
 	gnutls-serv --echo --noticket -q -p "$AUTH_PORT" --priority "$prio" \
 		"$@" >"$A/gserv.log" 2>&1 &
 	auth_sp=$!
-	for _ in $(seq 100); do
-		ss -ltn 2>/dev/null | grep -q ":$AUTH_PORT " && return 0
-		sleep 0.1
-	done
+	kt_wait_port "$AUTH_PORT" 10 2>/dev/null && return 0
 	echo "gnutls-serv did not start: $(cat "$A/gserv.log")"
 	return 1
 }
@@ -295,11 +300,9 @@ auth_mark() {
 auth_mark
 # auth_log TEXT: ktlsd logged TEXT (a fixed string) since auth_mark.
 auth_log() {
-	for _ in $(seq 50); do
-		tail -n "+$((auth_mark_line + 1))" "$W/ktlsd.log" |
-			grep -qF -- "$1" && return 0
-		sleep 0.1
-	done
+	local text=$1
+	kt_wait_until 5 eval 'tail -n "+$((auth_mark_line + 1))" "$W/ktlsd.log" |
+		grep -qF -- "$text"' 2>/dev/null && return 0
 	echo "no '$1' in ktlsd's log since the test began; its end:"
 	tail -5 "$W/ktlsd.log"
 	return 1
@@ -348,36 +351,23 @@ cat >"$A/server.py" <<'EOF'
 # through ktlsd with PROFILE, then "ktls:" + the client's first line back
 # through ktls.  Prints "errno N" if the handshake fails (exit 3), else
 # the version and the peer that ktls_handshake_result() reports.
-import ctypes, os, socket, sys
+import os, socket, sys
+import libktls  # selftests/handshake/libktls.py, on PYTHONPATH
 
-class Opts(ctypes.Structure):
-    _fields_ = [("server_name", ctypes.c_char_p),
-                ("profile", ctypes.c_char_p),
-                ("alpn", ctypes.c_char_p),
-                ("timeout_ms", ctypes.c_uint)]
-
-class Info(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_ushort),
-                ("cipher", ctypes.c_ushort),
-                ("resumed", ctypes.c_int),
-                ("alpn", ctypes.c_char * 256),
-                ("peer", ctypes.c_char * 256)]
-
-lib = ctypes.CDLL(sys.argv[1], use_errno=True)
+lib = libktls.Lib(sys.argv[1])
 l = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
 l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 l.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
 l.bind(("::", int(sys.argv[2])))
 l.listen(1)
 c, _ = l.accept()
-opts = Opts(None, sys.argv[3].encode(), None, 20000)
-if lib.ktls_server_handshake(c.fileno(), ctypes.byref(opts)):
-    e = ctypes.get_errno()
+e = lib.server_handshake(c.fileno(), profile=sys.argv[3], timeout_ms=20000)
+if e:
     print("errno %d (%s)" % (e, os.strerror(e)), flush=True)
     sys.exit(3)
-info = Info()
-if lib.ktls_handshake_result(c.fileno(), ctypes.byref(info)):
-    print("result errno %d" % ctypes.get_errno(), flush=True)
+e, info = lib.handshake_result(c.fileno())
+if e:
+    print("result errno %d" % e, flush=True)
     sys.exit(4)
 print("handshake done: version %#x peer '%s'" %
       (info.version, info.peer.decode()), flush=True)
@@ -394,14 +384,12 @@ EOF
 # auth_pyserv PROFILE: server.py on $AUTH_PORT, its output in $A/py.out
 auth_pyserv() {
 	AUTH_PORT=$((AUTH_PORT + 1))
+	PYTHONPATH=$HERE PYTHONDONTWRITEBYTECODE=1 \
 	timeout 60 /usr/bin/python3 "$A/server.py" \
 		"$REPO/helper/lib/libktls.so" "$AUTH_PORT" "$1" \
 		>"$A/py.out" 2>&1 &
 	auth_sp=$!
-	for _ in $(seq 100); do
-		ss -ltn 2>/dev/null | grep -q ":$AUTH_PORT " && return 0
-		sleep 0.1
-	done
+	kt_wait_port "$AUTH_PORT" 10 2>/dev/null && return 0
 	echo "server.py did not start: $(cat "$A/py.out")"
 	return 1
 }
@@ -420,11 +408,11 @@ auth_pywait() {
 # 3 s where no answer is expected).  A fixed wait lost the answer on a
 # slow run.
 auth_line() {
+	local tenths=${AUTH_WAIT:-200}
 	printf '%s\n' "$2"
-	for _ in $(seq "${AUTH_WAIT:-200}"); do
-		grep -q "ktls:$2" "$1" && return 0
-		sleep 0.1
-	done
+	kt_wait_until "$((tenths / 10)).$((tenths % 10))" \
+		grep -q "ktls:$2" "$1" 2>/dev/null
+	return 0
 }
 
 # auth_cli OUT ARGS...: gnutls-cli to $AUTH_PORT sending one line, and

@@ -15,6 +15,14 @@
 # netlink socket the request was accepted on, reports DONE itself.  The
 # next request succeeds.
 
+# From selftests/handshake/run (see its comment above the loop that
+# sources this file): its variables and functions, the files in $W.
+kt_needs W T REPO PORT ktlsd_pid serv_pid t serve unserve wait_log \
+	"$W/ktlsd.log"
+# Set by this file's test functions (each runs in a subshell) and read
+# after them.
+kt_keep p_req p_child
+
 P_CTL=$REPO/helper/ktlsctl/ktlsctl
 P_NET_ADMIN=0000000000001000	# 1 << CAP_NET_ADMIN (12)
 p_child=
@@ -25,10 +33,7 @@ p_req=
 # sandbox, which it does after dropping its capabilities ($p_child).
 p_hold() {
 	local n
-	for _ in $(seq 50); do
-		pgrep -P "$ktlsd_pid" >/dev/null || break
-		sleep 0.1
-	done
+	kt_wait_until 5 eval '! pgrep -P "$ktlsd_pid" >/dev/null' 2>/dev/null
 	n=$(grep -c "sandbox: " "$W/ktlsd.log")
 	"$@" >"$W/held.out" 2>&1 &
 	p_req=$!
@@ -541,10 +546,8 @@ privsep_watchdog() {
 	kill -STOP "$serv_pid"
 	if p_hold "$P_CTL" connect -t 6000 "127.0.0.1:$PORT" -n localhost; then
 		kill -STOP "$p_child"
-		for _ in $(seq 150); do
-			[ -d "/proc/$p_child" ] || { gone=1; break; }
-			sleep 0.1
-		done
+		kt_wait_until 15 eval '[ ! -d "/proc/$p_child" ]' 2>/dev/null &&
+			gone=1
 		echo "child $p_child gone (killed and reaped): $gone"
 		[ $gone = 1 ] || { rc=1; kill -9 "$p_child"; }
 		wait "$p_req" && rc=1

@@ -32,6 +32,15 @@
 # gets the profiles below; the original comes back, with a reload, at the
 # end.
 
+# From selftests/handshake/run (see its comment above the loop that
+# sources this file): its variables and functions, the files in $W.
+kt_needs W T KTLSD REPO HERE FILTER PORT ktlsd_pid serv_pid t serve \
+	unserve port_listening ktlsd_sighup \
+	"$W/ca.pem" "$W/srv.pem" "$W/srv.key" "$W/ktlsd.conf" "$W/ktlsd.log"
+# Set by this file's test functions (each runs in a subshell) and read
+# after them.
+kt_keep az_mark AZ_SPORT az_spid
+
 AZ_CTL=$REPO/helper/ktlsctl/ktlsctl
 # A PSK only profile "secret" holds; 32 bytes nobody else has.
 AZ_PSK=5ec12e75ec12e75ec12e75ec12e75ec1a11ce0b0bca7f00d0123456789abcdef
@@ -54,11 +63,9 @@ az_begin() {
 	az_mark=$(wc -l <"$W/ktlsd.log")
 }
 az_logged() {
-	for _ in $(seq 50); do
-		tail -n +"$((az_mark + 1))" "$W/ktlsd.log" | grep -q -- "$1" &&
-			return 0
-		sleep 0.1
-	done
+	local text=$1
+	kt_wait_until 5 eval 'tail -n +"$((az_mark + 1))" "$W/ktlsd.log" |
+		grep -q -- "$text"' 2>/dev/null && return 0
 	echo "ktlsd did not log '$1'; its last lines:"
 	tail -n 5 "$W/ktlsd.log"
 	return 1
@@ -225,35 +232,23 @@ t authz_verify_no az_verify_no
 # gets a handshake, then "resumed=0|1 peer=..." or "errno N" on stdout,
 # and the line "ok" back through ktls.
 cat >"$W/az_server.py" <<'EOF'
-import ctypes, os, socket, sys
+import socket, sys
+import libktls  # selftests/handshake/libktls.py, on PYTHONPATH
 
-class Opts(ctypes.Structure):
-    _fields_ = [("server_name", ctypes.c_char_p),
-                ("profile", ctypes.c_char_p),
-                ("alpn", ctypes.c_char_p),
-                ("timeout_ms", ctypes.c_uint)]
-
-class Info(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_ushort),
-                ("cipher", ctypes.c_ushort),
-                ("resumed", ctypes.c_int),
-                ("alpn", ctypes.c_char * 256),
-                ("peer", ctypes.c_char * 256)]
-
-lib = ctypes.CDLL(sys.argv[1], use_errno=True)
+lib = libktls.Lib(sys.argv[1])
 l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 l.bind(("127.0.0.1", int(sys.argv[2])))
 l.listen(4)
 for _ in range(int(sys.argv[4])):
     c, _ = l.accept()
-    opts = Opts(None, sys.argv[3].encode(), None, 20000)
-    if lib.ktls_server_handshake(c.fileno(), ctypes.byref(opts)):
-        print("errno %d" % ctypes.get_errno(), flush=True)
+    e = lib.server_handshake(c.fileno(), profile=sys.argv[3],
+                             timeout_ms=20000)
+    if e:
+        print("errno %d" % e, flush=True)
         c.close()
         continue
-    info = Info()
-    lib.ktls_handshake_result(c.fileno(), ctypes.byref(info))
+    _, info = lib.handshake_result(c.fileno())
     print("resumed=%d peer=%s" % (info.resumed, info.peer.decode()),
           flush=True)
     c.sendall(b"ok\n")
@@ -264,6 +259,7 @@ AZ_SPORT=4620
 # az_serve PROFILE N: the server above on a new $AZ_SPORT
 az_serve() {
 	AZ_SPORT=$((AZ_SPORT + 1))
+	PYTHONPATH=$HERE PYTHONDONTWRITEBYTECODE=1 \
 	timeout 120 python3 "$W/az_server.py" "$REPO/helper/lib/libktls.so" \
 		"$AZ_SPORT" "$1" "$2" >"$W/az_py.out" 2>&1 &
 	az_spid=$!
