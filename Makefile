@@ -49,6 +49,7 @@ selftests: helper kmod
 	$(MAKE) -C selftests/interop
 	$(MAKE) -C selftests/soak
 	$(MAKE) -C selftests/campaign
+	$(MAKE) -C selftests/offload
 
 deps:
 	scripts/deps
@@ -87,6 +88,7 @@ clean:
 	$(MAKE) -C selftests/fuzz clean
 	$(MAKE) -C selftests/soak clean
 	$(MAKE) -C selftests/campaign clean
+	$(MAKE) -C selftests/offload clean
 	$(MAKE) -C bench clean
 
 # ktls against tls.ko, OpenSSL, plain TCP and raw AEAD, in one VM boot;

@@ -223,6 +223,10 @@ struct ktls_dev *ktls_dev_lookup(struct sock *sk, enum ktls_dev_dir dir,
 			found = kd;
 		break;
 	}
+	/* The tests see the lookup's answer here (dynamic debug). */
+	if (found)
+		netdev_dbg(dev, "ktls: offers TLS %s offload to a socket\n",
+			   dir == KTLS_DEV_TX ? "TX" : "RX");
 out:
 	rcu_read_unlock();
 	return found;
