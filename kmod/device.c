@@ -33,8 +33,8 @@
 
 /*
  * One registered device.  The list holds one reference, each lookup one
- * more; the last put releases the device reference and frees the entry
- * after a grace period (lookups walk the list under RCU only).
+ * more; after the last put and a grace period (lookups walk the list
+ * under RCU only) the device reference is released and the entry freed.
  */
 struct ktls_dev {
 	struct list_head node;		/* ktls_dev_list */
@@ -61,17 +61,20 @@ static LIST_HEAD(ktls_dev_list);
 #define KTLS_DEV_CIPHERS	GENMASK(KTLS_DEV_CIPHER_LAST - \
 					KTLS_DEV_CIPHER_FIRST, 0)
 
+/* Readers may still be looking at the entry and its device (the proc
+ * file reads its name and features): both go after a grace period. */
 static void ktls_dev_free_rcu(struct rcu_head *rcu)
 {
-	kfree(container_of(rcu, struct ktls_dev, rcu));
+	struct ktls_dev *kd = container_of(rcu, struct ktls_dev, rcu);
+
+	netdev_put(kd->dev, &kd->tracker);
+	kfree(kd);
 }
 
 void ktls_dev_put(struct ktls_dev *kd)
 {
-	if (!refcount_dec_and_test(&kd->ref))
-		return;
-	netdev_put(kd->dev, &kd->tracker);
-	call_rcu(&kd->rcu, ktls_dev_free_rcu);
+	if (refcount_dec_and_test(&kd->ref))
+		call_rcu(&kd->rcu, ktls_dev_free_rcu);
 }
 
 /* Caller holds ktls_dev_lock. */
@@ -361,5 +364,5 @@ void ktls_dev_exit(void)
 	unregister_netdevice_notifier(&ktls_dev_notifier);
 	unregister_pernet_subsys(&ktls_dev_net_ops);
 	WARN_ON(!list_empty(&ktls_dev_list));
-	rcu_barrier();		/* ktls_dev_free_rcu */
+	rcu_barrier();		/* ktls_dev_free_rcu is module code */
 }
