@@ -111,7 +111,7 @@ static bool ktls_dev_ops_valid(const struct ktls_dev_ops *ops)
 int ktls_dev_register(struct net_device *dev, const struct ktls_dev_ops *ops)
 {
 	struct ktls_dev *kd;
-	int err = 0;
+	int err;
 
 	if (!dev || !ops || !ktls_dev_ops_valid(ops))
 		return -EINVAL;
@@ -130,15 +130,18 @@ int ktls_dev_register(struct net_device *dev, const struct ktls_dev_ops *ops)
 	refcount_set(&kd->ref, 1);
 
 	mutex_lock(&ktls_dev_lock);
-	/* Set before the notifier runs, which takes ktls_dev_lock. */
-	if (READ_ONCE(dev->reg_state) != NETREG_REGISTERED)
+	/*
+	 * reg_state leaves NETREG_REGISTERED before the unregister notifier
+	 * runs, and the notifier takes ktls_dev_lock: either we see the
+	 * device going, or the notifier finds our entry.
+	 */
+	if (READ_ONCE(dev->reg_state) != NETREG_REGISTERED) {
 		err = -ENODEV;
-	else if (ktls_dev_find(dev))
+		goto err_unlock;
+	}
+	if (ktls_dev_find(dev)) {
 		err = -EEXIST;
-	if (err) {
-		mutex_unlock(&ktls_dev_lock);
-		kfree(kd);
-		return err;
+		goto err_unlock;
 	}
 	netdev_hold(dev, &kd->tracker, GFP_KERNEL);
 	list_add_tail_rcu(&kd->node, &ktls_dev_list);
@@ -147,6 +150,11 @@ int ktls_dev_register(struct net_device *dev, const struct ktls_dev_ops *ops)
 		    ops->tx.versions, ops->tx.ciphers, ops->rx.versions,
 		    ops->rx.ciphers);
 	return 0;
+
+err_unlock:
+	mutex_unlock(&ktls_dev_lock);
+	kfree(kd);
+	return err;
 }
 EXPORT_SYMBOL_GPL(ktls_dev_register);
 
