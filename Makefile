@@ -2,7 +2,8 @@
 #
 # ktls top-level Makefile.
 #
-#   make            build kmod/ktls.ko and the userspace test programs
+#   make            build kmod/ktls.ko, kmod/sim/ktls_sim.ko (the simulated
+#                   TLS NIC) and the userspace test programs
 #   make check      install what is missing, build, run every test in the VM
 #   make demo       install what is missing, build, move a file through ktls
 #   make install    install ktls.ko into /lib/modules and kmod/ktls-modprobe.conf
@@ -36,6 +37,8 @@ all: kmod helper selftests
 kmod:
 	@test -d "$(KDIR)" || { echo "KDIR '$(KDIR)' not found: run scripts/deps or set KDIR" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod W=1 modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod/sim W=1 \
+		KBUILD_EXTRA_SYMBOLS=$(CURDIR)/kmod/Module.symvers modules
 
 # ktlsd and libktls (helper/): the handshake agent and its library.
 helper:
@@ -48,6 +51,7 @@ selftests: helper kmod
 	$(MAKE) -C selftests/interop
 	$(MAKE) -C selftests/soak
 	$(MAKE) -C selftests/campaign
+	$(MAKE) -C selftests/offload
 
 deps:
 	scripts/deps
@@ -78,6 +82,7 @@ uninstall:
 
 clean:
 	-test -d "$(KDIR)" && $(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean
+	-test -d "$(KDIR)" && $(MAKE) -C $(KDIR) M=$(CURDIR)/kmod/sim clean
 	$(MAKE) -C selftests clean
 	$(MAKE) -C helper clean
 	$(MAKE) -C selftests/handshake clean
@@ -85,6 +90,7 @@ clean:
 	$(MAKE) -C selftests/fuzz clean
 	$(MAKE) -C selftests/soak clean
 	$(MAKE) -C selftests/campaign clean
+	$(MAKE) -C selftests/offload clean
 	$(MAKE) -C bench clean
 
 # ktls against tls.ko, OpenSSL, plain TCP and raw AEAD, in one VM boot;

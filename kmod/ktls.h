@@ -62,6 +62,7 @@
 #include <ktls.h>		/* uapi/ktls.h */
 #include "record.h"	/* constants, record layout, rx_parse.c */
 #include "handshake.h"	/* the upcall's in-kernel API */
+#include "ktls_dev.h"	/* the NIC drivers' interface */
 
 #define KTLS_ULP_NAME		"ktls"
 /* The in-tree module's name, also answered with ulp_tls_alias=1 (ulp.c). */
@@ -385,6 +386,14 @@ void ktls_tx_sw_wq_exit(void);
 
 /* rx_sw.c */
 extern const struct ktls_rx_ops ktls_rx_sw_ops;
+
+/* device.c: the registry of offload devices (see its lock rules) */
+struct ktls_dev;
+int ktls_dev_init(void);
+void ktls_dev_exit(void);
+struct ktls_dev *ktls_dev_lookup(struct sock *sk, enum ktls_dev_dir dir,
+				 const struct ktls_prot *prot);
+void ktls_dev_put(struct ktls_dev *kd);
 
 /* diag.c */
 int ktls_diag_get_info(struct sock *sk, struct sk_buff *skb);

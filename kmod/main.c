@@ -22,13 +22,18 @@ static int __init ktls_init(void)
 	err = ktls_handshake_init();
 	if (err)
 		goto err_wq;
-	err = ktls_ulp_register();
+	err = ktls_dev_init();
 	if (err)
 		goto err_handshake;
+	err = ktls_ulp_register();
+	if (err)
+		goto err_dev;
 	pr_info("ktls: TLS record layer registered as TCP ULP \"%s\"\n",
 		KTLS_ULP_NAME);
 	return 0;
 
+err_dev:
+	ktls_dev_exit();
 err_handshake:
 	ktls_handshake_exit();
 err_wq:
@@ -41,6 +46,7 @@ err_stats:
 static void __exit ktls_exit(void)
 {
 	ktls_ulp_unregister();
+	ktls_dev_exit();
 	ktls_handshake_exit();
 	ktls_tx_sw_wq_exit();
 	ktls_stats_exit();

@@ -38,18 +38,28 @@ static const char *ktls_dir_name(bool tx)
 
 /*
  * The data path a direction gets with its first key.  Only the software
- * one exists today; a device path will be picked here when the route's
- * netdev offers it.
+ * one exists today.  The device the socket's route leaves through is
+ * looked up already (device.c): when it offers the direction, the device
+ * path will ask its add here and keep software if that fails.  Until
+ * then such a direction runs in software too, and nothing counts it.
  */
 static const struct ktls_tx_ops *ktls_tx_pick(struct sock *sk,
 					      struct ktls_ctx *ctx)
 {
+	struct ktls_dev *kd = ktls_dev_lookup(sk, KTLS_DEV_TX, &ctx->prot);
+
+	if (kd)
+		ktls_dev_put(kd);
 	return &ktls_tx_sw_ops;
 }
 
 static const struct ktls_rx_ops *ktls_rx_pick(struct sock *sk,
 					      struct ktls_ctx *ctx)
 {
+	struct ktls_dev *kd = ktls_dev_lookup(sk, KTLS_DEV_RX, &ctx->prot);
+
+	if (kd)
+		ktls_dev_put(kd);
 	return &ktls_rx_sw_ops;
 }
 

@@ -4,7 +4,9 @@
  *
  * ktls speaks the kernel kTLS API: attach the ULP with
  *	setsockopt(fd, SOL_TCP, TCP_ULP, "ktls", 4);
- * then use the SOL_TLS options and cmsgs of <linux/tls.h>.  This header
+ * then use the SOL_TLS options and cmsgs of <linux/tls.h>.  (NIC drivers
+ * offering TLS offload to ktls use the kernel-internal kmod/ktls_dev.h,
+ * Documentation/offload.md; nothing of it is user API.)  This header
  * adds the options that newer kernels define and 6.1's headers lack, with
  * the same numbers, so a program built against either header works.
  *
