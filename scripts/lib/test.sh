@@ -13,8 +13,11 @@
 #             $KT_TIMEOUT, 300) the group and every process still below
 #             the subshell get SIGTERM, then SIGKILL 2 s later, and the test
 #             fails with "timed out after SECS s".  Processes CMD leaves
-#             running are not waited for.  Tests whose NAME does not contain
-#             $KT_FILTER are not run and not counted.  A shell function runs
+#             running are not waited for.  Exit status 77 is a skip, with
+#             the last line of the output as its reason; on success, lines
+#             of the output that begin with "note: " are shown as "# ...".
+#             Returns 1 when the test failed, else 0.  Tests whose NAME
+#             does not contain $KT_FILTER are not run and not counted.  A shell function runs
 #             in a subshell: variables it sets are lost unless named by
 #             kt_keep.
 #   kt_keep VAR...
@@ -218,14 +221,20 @@ kt_test() {
 		# shellcheck source=/dev/null
 		. "$keep"
 	fi
+	local rc=0
 	if [ -z "$kt_timed_out" ] && [ "$kt_rc" = 0 ]; then
 		kt_ok "$name"
+		sed -n 's/^note: /# /p' "$out"
+	elif [ -z "$kt_timed_out" ] && [ "$kt_rc" = 77 ]; then
+		kt_skip "$name" "$(tail -n1 "$out")"
 	else
 		kt_not_ok "$name"
 		[ -n "$kt_timed_out" ] && echo "timed out after $secs s" >>"$out"
 		sed 's/^/#   /' "$out"
+		rc=1
 	fi
 	rm -f "$out" "$keep"
+	return $rc
 }
 
 kt_ok() {
