@@ -215,8 +215,7 @@ static void sha256_file(int fd, uint64_t size, char out[65])
  * /proc/net/ktls_stat, the in-tree module /proc/net/tls_stat. */
 static void show_tls_stat(void)
 {
-	const char *path = strcmp(ulp, "tls") ? "/proc/net/ktls_stat" :
-						"/proc/net/tls_stat";
+	const char *path = ku_stat_path();
 	FILE *f = fopen(path, "r");
 	char line[256];
 

@@ -734,23 +734,6 @@ static void wire_send_record(struct __test_metadata *_metadata,
 	raw_write(_metadata, self->raw, rec, n);
 }
 
-/* A counter of the module under test, from /proc/net/{ktls,tls}_stat. */
-static long ulp_stat(const char *name)
-{
-	char path[64], key[64];
-	long value, found = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/net/%s_stat", ku_ulp_name());
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &value) == 2)
-		if (!strcmp(key, name))
-			found = value;
-	fclose(f);
-	return found;
-}
 
 struct delayed_write {
 	int fd;

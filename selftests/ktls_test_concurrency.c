@@ -239,23 +239,23 @@ static void pipe_write(struct __test_metadata *_metadata, int fd)
 /* Full records go to the worker when a CPU is spare. */
 TEST_F_TIMEOUT(tls, tx_async_with_spare_cpu, 120)
 {
-	long async = ulp_stat("TlsTxAsync"), reclaimed;
+	long async = ku_stat("TlsTxAsync"), reclaimed;
 	pid_t reader;
 
 	PIPE_ONE_VARIANT();
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		SKIP(return, "needs two CPUs");
 	ASSERT_LE(0, async);
-	reclaimed = ulp_stat("TlsTxAsyncReclaimed");
+	reclaimed = ku_stat("TlsTxAsyncReclaimed");
 	ASSERT_LE(0, reclaimed);
 	reader = pipe_reader(self->cfd);
 	ASSERT_LT(0, reader);
 	pipe_write(_metadata, self->fd);
 	EXPECT_EQ(0, child_status(reader));
 	/* 64 records of 16 KiB: most go to the worker. */
-	EXPECT_LT(async + 8, ulp_stat("TlsTxAsync"));
-	TH_LOG("async %ld, reclaimed %ld", ulp_stat("TlsTxAsync") - async,
-	       ulp_stat("TlsTxAsyncReclaimed") - reclaimed);
+	EXPECT_LT(async + 8, ku_stat("TlsTxAsync"));
+	TH_LOG("async %ld, reclaimed %ld", ku_stat("TlsTxAsync") - async,
+	       ku_stat("TlsTxAsyncReclaimed") - reclaimed);
 }
 
 /*
@@ -302,8 +302,8 @@ TEST_F_TIMEOUT(tls, tx_async_reclaimed_without_spare_cpu, 120)
 	PIPE_ONE_VARIANT();
 	if (ncpu < 2)
 		SKIP(return, "needs two CPUs");
-	async = ulp_stat("TlsTxAsync");
-	reclaimed = ulp_stat("TlsTxAsyncReclaimed");
+	async = ku_stat("TlsTxAsync");
+	reclaimed = ku_stat("TlsTxAsyncReclaimed");
 	ASSERT_LE(0, async);
 	ASSERT_LE(0, reclaimed);
 	/* Room for all of it in flight: the writer must not sleep on TCP
@@ -341,10 +341,10 @@ TEST_F_TIMEOUT(tls, tx_async_reclaimed_without_spare_cpu, 120)
 
 	EXPECT_EQ(0, child_status(reader));
 	TH_LOG("async %ld, reclaimed %ld; writer slept %ld times",
-	       ulp_stat("TlsTxAsync") - async,
-	       ulp_stat("TlsTxAsyncReclaimed") - reclaimed,
+	       ku_stat("TlsTxAsync") - async,
+	       ku_stat("TlsTxAsyncReclaimed") - reclaimed,
 	       ru1.ru_nvcsw - ru0.ru_nvcsw);
-	EXPECT_LT(reclaimed, ulp_stat("TlsTxAsyncReclaimed"));
+	EXPECT_LT(reclaimed, ku_stat("TlsTxAsyncReclaimed"));
 }
 
 /* ==== socket API: several writers and readers on one socket ============= */

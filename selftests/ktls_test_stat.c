@@ -36,8 +36,7 @@ enum {
 /* The counters of this network namespace; -1 for a name not listed. */
 static void stats_read(struct __test_metadata *_metadata, long *v)
 {
-	const char *path = ku_ulp_is_intree() ? "/proc/net/tls_stat" :
-			   "/proc/net/ktls_stat";
+	const char *path = ku_stat_path();
 	char name[64];
 	long val;
 	FILE *f = fopen(path, "r");

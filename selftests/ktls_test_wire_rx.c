@@ -231,36 +231,36 @@ TEST_F(wire, rx_no_pad_retry)
 	ASSERT_EQ(0, setsockopt(self->tls, SOL_TLS, TLS_RX_EXPECT_NO_PAD,
 				&one, sizeof(one)));
 	fill_random(data, sizeof(data), 81);
-	retry0 = ulp_stat("TlsDecryptRetry");
-	viol0 = ulp_stat("TlsRxNoPadViolation");
+	retry0 = ku_stat("TlsDecryptRetry");
+	viol0 = ku_stat("TlsRxNoPadViolation");
 	ASSERT_GE(retry0, 0);
 	ASSERT_GE(viol0, 0);
 
 	wire_send_record(_metadata, self, CC_TYPE_DATA, data, 9000, 0);
 	ASSERT_EQ(9000, recv(self->tls, got, sizeof(got), 0));
 	EXPECT_EQ(0, memcmp(got, data, 9000));
-	EXPECT_EQ(retry0, ulp_stat("TlsDecryptRetry"));
+	EXPECT_EQ(retry0, ku_stat("TlsDecryptRetry"));
 
 	wire_send_record(_metadata, self, CC_TYPE_DATA, data + 1, 5000, 300);
 	ASSERT_EQ(5000, recv(self->tls, got, sizeof(got), 0));
 	EXPECT_EQ(0, memcmp(got, data + 1, 5000));
-	EXPECT_EQ(retry0 + 1, ulp_stat("TlsDecryptRetry"));
-	EXPECT_EQ(viol0 + 1, ulp_stat("TlsRxNoPadViolation"));
+	EXPECT_EQ(retry0 + 1, ku_stat("TlsDecryptRetry"));
+	EXPECT_EQ(viol0 + 1, ku_stat("TlsRxNoPadViolation"));
 
 	wire_send_record(_metadata, self, CC_TYPE_HANDSHAKE, "\x04\0\0\x02hi",
 			 6, 0);
 	ASSERT_EQ(6, recv_record_type(self->tls, got, sizeof(got), &type, 0));
 	EXPECT_EQ(CC_TYPE_HANDSHAKE, type);
 	EXPECT_EQ(0, memcmp(got, "\x04\0\0\x02hi", 6));
-	EXPECT_EQ(retry0 + 2, ulp_stat("TlsDecryptRetry"));
-	EXPECT_EQ(viol0 + 1, ulp_stat("TlsRxNoPadViolation"));
+	EXPECT_EQ(retry0 + 2, ku_stat("TlsDecryptRetry"));
+	EXPECT_EQ(viol0 + 1, ku_stat("TlsRxNoPadViolation"));
 
 	/* A buffer too small for the record: no attempt, no retry. */
 	wire_send_record(_metadata, self, CC_TYPE_DATA, data, 2000, 10);
 	ASSERT_EQ(1000, recv(self->tls, got, 1000, 0));
 	ASSERT_EQ(1000, recv(self->tls, got + 1000, 1000, 0));
 	EXPECT_EQ(0, memcmp(got, data, 2000));
-	EXPECT_EQ(retry0 + 2, ulp_stat("TlsDecryptRetry"));
+	EXPECT_EQ(retry0 + 2, ku_stat("TlsDecryptRetry"));
 }
 
 /*
@@ -283,28 +283,28 @@ TEST_F(wire, rx_tls13_zc_until_padded)
 		SKIP(return, "%s: ktls behaviour", _metadata->name);
 	wire_keys(_metadata, self, variant, 0);
 	fill_random(data, sizeof(data), 82);
-	retry0 = ulp_stat("TlsDecryptRetry");
-	viol0 = ulp_stat("TlsRxNoPadViolation");
+	retry0 = ku_stat("TlsDecryptRetry");
+	viol0 = ku_stat("TlsRxNoPadViolation");
 	ASSERT_GE(retry0, 0);
 	ASSERT_GE(viol0, 0);
 
 	wire_send_record(_metadata, self, CC_TYPE_DATA, data, 9000, 0);
 	ASSERT_EQ(9000, recv(self->tls, got, sizeof(got), 0));
 	EXPECT_EQ(0, memcmp(got, data, 9000));
-	EXPECT_EQ(retry0, ulp_stat("TlsDecryptRetry"));
+	EXPECT_EQ(retry0, ku_stat("TlsDecryptRetry"));
 
 	wire_send_record(_metadata, self, CC_TYPE_HANDSHAKE, "\x04\0\0\x02hi",
 			 6, 0);
 	ASSERT_EQ(6, recv_record_type(self->tls, got, sizeof(got), &type, 0));
 	EXPECT_EQ(CC_TYPE_HANDSHAKE, type);
 	EXPECT_EQ(0, memcmp(got, "\x04\0\0\x02hi", 6));
-	EXPECT_EQ(retry0 + 1, ulp_stat("TlsDecryptRetry"));
+	EXPECT_EQ(retry0 + 1, ku_stat("TlsDecryptRetry"));
 
 	wire_send_record(_metadata, self, CC_TYPE_DATA, data + 1, 5000, 300);
 	ASSERT_EQ(5000, recv(self->tls, got, sizeof(got), 0));
 	EXPECT_EQ(0, memcmp(got, data + 1, 5000));
-	EXPECT_EQ(retry0 + 2, ulp_stat("TlsDecryptRetry"));
-	EXPECT_EQ(viol0, ulp_stat("TlsRxNoPadViolation"));
+	EXPECT_EQ(retry0 + 2, ku_stat("TlsDecryptRetry"));
+	EXPECT_EQ(viol0, ku_stat("TlsRxNoPadViolation"));
 
 	wire_send_record(_metadata, self, CC_TYPE_DATA, data + 2, 5000, 300);
 	ASSERT_EQ(5000, recv(self->tls, got, sizeof(got), 0));
@@ -312,8 +312,8 @@ TEST_F(wire, rx_tls13_zc_until_padded)
 	wire_send_record(_metadata, self, CC_TYPE_HANDSHAKE, "\x04\0\0\x02hi",
 			 6, 0);
 	ASSERT_EQ(6, recv_record_type(self->tls, got, sizeof(got), &type, 0));
-	EXPECT_EQ(retry0 + 2, ulp_stat("TlsDecryptRetry"));
-	EXPECT_EQ(viol0, ulp_stat("TlsRxNoPadViolation"));
+	EXPECT_EQ(retry0 + 2, ku_stat("TlsDecryptRetry"));
+	EXPECT_EQ(viol0, ku_stat("TlsRxNoPadViolation"));
 }
 
 /*

@@ -1116,7 +1116,7 @@ int main(int argc, char **argv)
 		       strerror(-err));
 		return 1;
 	}
-	if (cm_stat("TlsCurrTxSw") < 0) {
+	if (ku_stat("TlsCurrTxSw") < 0) {
 		printf("# apifuzz: no statistics file: is the ULP loaded?\n");
 		return 1;
 	}
@@ -1203,7 +1203,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < g.pairs; i++)
 		pair_close(&g.p[i]);
 	for (k = 0; k < 100; k++) {
-		curr = cm_stat("TlsCurrTxSw") + cm_stat("TlsCurrRxSw");
+		curr = ku_stat("TlsCurrTxSw") + ku_stat("TlsCurrRxSw");
 		if (!curr)
 			break;
 		cm_sleep_us(20000);

@@ -72,8 +72,6 @@ int cm_netns(void);
 /* Crypto info for @v keyed from @seed. */
 size_t cm_info(union cc_crypto_info *ci, const struct cm_variant *v,
 	       uint64_t seed);
-/* A counter from /proc/net/ktls_stat (the ULP's), -1 if absent. */
-long cm_stat(const char *name);
 /* Open file descriptors of the process. */
 int cm_fd_count(void);
 

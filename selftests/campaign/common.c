@@ -119,22 +119,6 @@ size_t cm_info(union cc_crypto_info *ci, const struct cm_variant *v,
 	return cc_crypto_info_fill(ci, v->version, v->cipher, material, 0);
 }
 
-long cm_stat(const char *name)
-{
-	char path[64], key[64];
-	long value, found = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/net/%s_stat", ku_ulp_name());
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &value) == 2)
-		if (!strcmp(key, name))
-			found = value;
-	fclose(f);
-	return found;
-}
 
 int cm_fd_count(void)
 {

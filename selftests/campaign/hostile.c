@@ -1026,9 +1026,9 @@ static void session_run(struct session *s, unsigned long max_records)
 
 static void check_counters(long derr0, long rok0, long rrecv0)
 {
-	long derr = cm_stat("TlsDecryptError") - derr0;
-	long rok = cm_stat("TlsRxRekeyOk") - rok0;
-	long rrecv = cm_stat("TlsRxRekeyReceived") - rrecv0;
+	long derr = ku_stat("TlsDecryptError") - derr0;
+	long rok = ku_stat("TlsRxRekeyOk") - rok0;
+	long rrecv = ku_stat("TlsRxRekeyReceived") - rrecv0;
 	long curr;
 	int i;
 
@@ -1045,7 +1045,7 @@ static void check_counters(long derr0, long rok0, long rrecv0)
 			"KeyUpdates read, %" PRIu64 " sent", rrecv, g.ku_read,
 			g.ku_sent);
 	for (i = 0; i < 100; i++) {
-		curr = cm_stat("TlsCurrRxSw");
+		curr = ku_stat("TlsCurrRxSw");
 		if (curr == 0)
 			return;
 		cm_sleep_us(20000);
@@ -1098,9 +1098,9 @@ int main(int argc, char **argv)
 		       strerror(-err));
 		return 1;
 	}
-	derr0 = cm_stat("TlsDecryptError");
-	rok0 = cm_stat("TlsRxRekeyOk");
-	rrecv0 = cm_stat("TlsRxRekeyReceived");
+	derr0 = ku_stat("TlsDecryptError");
+	rok0 = ku_stat("TlsRxRekeyOk");
+	rrecv0 = ku_stat("TlsRxRekeyReceived");
 	if (derr0 < 0) {
 		printf("# hostile: no statistics file: is the ULP loaded?\n");
 		return 1;

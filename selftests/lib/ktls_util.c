@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,6 +35,26 @@ const char *ku_ulp_name(void)
 bool ku_ulp_is_intree(void)
 {
 	return !strcmp(ku_ulp_name(), "tls");
+}
+
+const char *ku_stat_path(void)
+{
+	return ku_ulp_is_intree() ? "/proc/net/tls_stat" : "/proc/net/ktls_stat";
+}
+
+long ku_stat(const char *name)
+{
+	char key[64];
+	long value, found = -1;
+	FILE *f = fopen(ku_stat_path(), "re");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &value) == 2)
+		if (!strcmp(key, name))
+			found = value;
+	fclose(f);
+	return found;
 }
 
 /* Close @fd keeping errno, so the caller sees the first failure. */

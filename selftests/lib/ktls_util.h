@@ -21,6 +21,12 @@
 const char *ku_ulp_name(void);
 /* Whether ku_ulp_name() is the in-tree module ("tls"). */
 bool ku_ulp_is_intree(void);
+/* The statistics file of ku_ulp_name(): /proc/net/ktls_stat, or the
+ * in-tree module's /proc/net/tls_stat. */
+const char *ku_stat_path(void);
+/* One counter of that file (this network namespace); -1 when the file or
+ * the name is absent. */
+long ku_stat(const char *name);
 
 /*
  * A connected loopback TCP pair of @family (AF_INET: 127.0.0.1, AF_INET6:
