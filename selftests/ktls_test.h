@@ -395,23 +395,10 @@ static ssize_t send_record_type(int fd, uint8_t type, const void *data,
 static ssize_t recv_record_type(int fd, void *buf, size_t len, uint8_t *type,
 				int flags)
 {
-	char cbuf[CMSG_SPACE(sizeof(*type))] = {};
-	struct iovec iov = { buf, len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm;
-	ssize_t n;
+	int t;
+	ssize_t n = ku_recv_type(fd, buf, len, flags, &t);
 
-	*type = 0;
-	n = recvmsg(fd, &msg, flags);
-	if (n < 0)
-		return n;
-	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
-		if (cm->cmsg_level == SOL_TLS &&
-		    cm->cmsg_type == TLS_GET_RECORD_TYPE)
-			*type = *CMSG_DATA(cm);
+	*type = t < 0 ? 0 : t;
 	return n;
 }
 

@@ -619,24 +619,9 @@ struct reader {
 /* recvmsg with room for the type; *type -1 when no cmsg came. */
 static ssize_t rd_recvmsg(int fd, void *buf, size_t len, int flags, int *type)
 {
-	char cbuf[CMSG_SPACE(1)];
-	struct iovec iov = { buf, len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm;
-	ssize_t n;
+	ssize_t n = ku_recv_type(fd, buf, len, flags, type);
 
-	*type = -1;
-	n = recvmsg(fd, &msg, flags);
-	if (n < 0)
-		return -errno;
-	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
-		if (cm->cmsg_level == SOL_TLS &&
-		    cm->cmsg_type == TLS_GET_RECORD_TYPE)
-			*type = *CMSG_DATA(cm);
-	return n;
+	return n < 0 ? -errno : n;
 }
 
 static ssize_t rd_splice(struct reader *rd, size_t len, int flags)

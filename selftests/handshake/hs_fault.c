@@ -96,6 +96,7 @@
 
 #include "ktls_netlink.h"
 #include "../../helper/lib/ktls.h"
+#include "../lib/ktls_util.h"
 
 #ifndef SOL_TLS
 #define SOL_TLS 282
@@ -531,26 +532,14 @@ static void pair_start(struct pair *p)
  * type 22 when its handshake child had stopped reading). */
 static ssize_t recv_data(int fd, char *buf, size_t len)
 {
-	char cbuf[CMSG_SPACE(sizeof(unsigned char))];
-	struct iovec iov;
-	struct msghdr m;
-	struct cmsghdr *c;
 	ssize_t n;
+	int type;
 
 	for (;;) {
-		iov = (struct iovec){ .iov_base = buf, .iov_len = len };
-		m = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1,
-				     .msg_control = cbuf,
-				     .msg_controllen = sizeof(cbuf) };
-		n = recvmsg(fd, &m, 0);
-		if (n < 0)
+		n = ku_recv_type(fd, buf, len, 0, &type);
+		if (n < 0 || type < 0 || type == 23)
 			return n;
-		c = CMSG_FIRSTHDR(&m);
-		if (!c || c->cmsg_level != SOL_TLS ||
-		    c->cmsg_type != TLS_GET_RECORD_TYPE ||
-		    *CMSG_DATA(c) == 23)
-			return n;
-		if (*CMSG_DATA(c) != 22) {
+		if (type != 22) {
 			errno = EIO;
 			return -1;
 		}

@@ -1269,33 +1269,20 @@ static int handshake_records;
 
 static ssize_t recv_data(int fd, void *buf, size_t len, int flags)
 {
-	char cbuf[CMSG_SPACE(sizeof(unsigned char))];
-	struct iovec iov;
-	struct msghdr m;
-	struct cmsghdr *c;
 	ssize_t n;
+	int type;
 
 	for (;;) {
-		iov = (struct iovec){ .iov_base = buf, .iov_len = len };
-		m = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1,
-				     .msg_control = cbuf,
-				     .msg_controllen = sizeof(cbuf) };
-		n = recvmsg(fd, &m, flags);
-		if (n < 0)
-			return n;
-		c = CMSG_FIRSTHDR(&m);
-		if (!c || c->cmsg_level != SOL_TLS ||
-		    c->cmsg_type != TLS_GET_RECORD_TYPE ||
-		    *CMSG_DATA(c) == 23)
+		n = ku_recv_type(fd, buf, len, flags, &type);
+		if (n < 0 || type < 0 || type == 23)
 			return n;
 		/* close_notify: the end of the data */
-		if (*CMSG_DATA(c) == 21 && n == 2 &&
+		if (type == 21 && n == 2 &&
 		    ((unsigned char *)buf)[0] == 1 &&
 		    ((unsigned char *)buf)[1] == 0)
 			return 0;
-		if (*CMSG_DATA(c) != 22) {
-			fprintf(stderr, "  control record of type %u\n",
-				*CMSG_DATA(c));
+		if (type != 22) {
+			fprintf(stderr, "  control record of type %d\n", type);
 			errno = EIO;
 			return -1;
 		}

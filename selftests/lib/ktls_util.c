@@ -208,3 +208,25 @@ ssize_t ku_read_all(int fd, void *buf, size_t len, size_t *done)
 		*done = off;
 	return n < 0 ? -1 : (ssize_t)off;
 }
+
+ssize_t ku_recv_type(int fd, void *buf, size_t len, int flags, int *type)
+{
+	char cbuf[CMSG_SPACE(sizeof(unsigned char))];
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	*type = -1;
+	n = recvmsg(fd, &msg, flags);
+	if (n < 0)
+		return n;
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_TLS &&
+		    cm->cmsg_type == TLS_GET_RECORD_TYPE)
+			*type = *CMSG_DATA(cm);
+	return n;
+}

@@ -65,4 +65,11 @@ ssize_t ku_write_all(int fd, const void *buf, size_t len, size_t *done);
  */
 ssize_t ku_read_all(int fd, void *buf, size_t len, size_t *done);
 
+/*
+ * recvmsg() of one record's data with room for its type: *@type is the
+ * TLS_GET_RECORD_TYPE cmsg's value, or -1 when none came.  Returns what
+ * recvmsg() returned (-1 with errno).
+ */
+ssize_t ku_recv_type(int fd, void *buf, size_t len, int flags, int *type);
+
 #endif /* KTLS_UTIL_H */
