@@ -147,8 +147,12 @@ struct ktls_tx {
 	u8 count;
 	/* The record last given to the worker (maybe done by now). */
 	struct ktls_tx_rec *crypt_busy;
-	bool in_push;		/* inside do_tcp_sendpages() */
+	bool in_push;		/* a writer is pushing: inside
+				 * do_tcp_sendpages() or waiting for room */
 	bool close_later;	/* the open record failed to close (memory) */
+	bool fin_pending;	/* shutdown(SHUT_WR) came while records were
+				 * short of TCP: the FIN follows them */
+	long timeo;		/* the writer's send timeout left (jiffies) */
 	int err;		/* sticky, negative */
 	/* Finishes a push: after write_space, or retries one that failed
 	 * for memory while TCP had room (tx_push_later). */
@@ -225,6 +229,8 @@ enum ktls_stat {
 	KTLS_STAT_RX_SESSION_TICKET,
 	KTLS_STAT_TX_ASYNC,
 	KTLS_STAT_TX_ASYNC_RECLAIMED,
+	KTLS_STAT_TX_FIN_DEFERRED,
+	KTLS_STAT_TX_CLOSE_RESET,
 	KTLS_STAT_NUM,
 };
 
@@ -251,7 +257,9 @@ struct ktls_tx_ops {
 	int (*sendpage)(struct sock *sk, struct page *page, int offset,
 			size_t size, int flags);
 	void (*flush)(struct sock *sk);		/* splice_eof */
-	void (*drain)(struct sock *sk);		/* closed records to TCP */
+	/* shutdown(SHUT_WR): closed records to TCP ahead of the FIN; true
+	 * if the FIN must wait for them (the path sends it itself). */
+	bool (*drain)(struct sock *sk);
 	void (*write_space)(struct sock *sk);	/* sk_write_space */
 	/* At close: release with tx_lock and the socket lock held, free
 	 * once the socket is detached, with none. */

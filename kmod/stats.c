@@ -39,6 +39,11 @@ static const char *const ktls_stat_names[KTLS_STAT_NUM] = {
 	 * writer took back because no CPU had started on them (tx_sw.c) */
 	[KTLS_STAT_TX_ASYNC]		= "TlsTxAsync",
 	[KTLS_STAT_TX_ASYNC_RECLAIMED]	= "TlsTxAsyncReclaimed",
+	/* ktls only: shutdown(SHUT_WR) whose FIN waited for records TCP
+	 * could not take at once, and close() that had to reset the
+	 * connection because TCP refused records (tx_sw.c) */
+	[KTLS_STAT_TX_FIN_DEFERRED]	= "TlsTxFinDeferred",
+	[KTLS_STAT_TX_CLOSE_RESET]	= "TlsTxCloseReset",
 };
 
 struct ktls_mib {

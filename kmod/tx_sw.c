@@ -118,6 +118,20 @@ static bool tx_head_sealed(const struct ktls_tx *tx)
 	return tx->count && tx_rec_state(tx_rec(tx, 0)) == KTLS_REC_SEALED;
 }
 
+/*
+ * Is anything the application sent not all in TCP yet?  A record left open
+ * with MSG_MORE does not count (it waits for the next send), unless it
+ * was meant to go and only failed to close for memory (close_later).
+ */
+static bool tx_owed(const struct ktls_tx *tx)
+{
+	const struct ktls_tx_rec *r = tx_open_rec(tx);
+
+	if (r)
+		return tx->count > 1 || (tx->close_later && r->len);
+	return tx->count > 0;
+}
+
 static void tx_put_frags(struct ktls_tx_rec *r)
 {
 	unsigned int i;
@@ -441,6 +455,69 @@ static int tx_fail(struct sock *sk, struct ktls_tx *tx, int err)
 	return err;
 }
 
+static bool tx_room_or_stop(struct sock *sk, struct ktls_tx *tx, bool vm_wait)
+{
+	return READ_ONCE(sk->sk_err) ||
+	       (READ_ONCE(sk->sk_shutdown) & SEND_SHUTDOWN) ||
+	       READ_ONCE(tx->fin_pending) ||
+	       (!vm_wait && sk_stream_memory_free(sk));
+}
+
+/*
+ * A writer that may block waits for TCP to take more, as
+ * sk_stream_wait_memory() makes TCP's own writers wait, except that it
+ * also stops when shutdown(SHUT_WR) comes (fin_pending): shutdown() must
+ * not wait behind a writer the peer stalls, and the writer returns what
+ * it took, which goes before the FIN.  When TCP refused with room left
+ * (an allocation failed) it sleeps a moment first, as TCP does.  tx->timeo
+ * is what is left of the writer's timeout.  Called with tx_lock and the
+ * socket lock held; the socket lock is dropped while sleeping.  Returns 0
+ * when it is worth trying again.
+ */
+static int tx_wait_room(struct sock *sk, struct ktls_tx *tx)
+{
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	long vm_wait = 0;
+	int err = 0;
+
+	if (sk_stream_memory_free(sk))
+		vm_wait = get_random_u32() % (HZ / 5) + 2;
+	add_wait_queue(sk_sleep(sk), &wait);
+	for (;;) {
+		long t, before;
+
+		err = -READ_ONCE(sk->sk_err);
+		if (err)
+			break;
+		if ((sk->sk_shutdown & SEND_SHUTDOWN) || tx->fin_pending) {
+			err = -EPIPE;
+			break;
+		}
+		if (!tx->timeo) {
+			err = -EAGAIN;
+			break;
+		}
+		if (signal_pending(current)) {
+			err = sock_intr_errno(tx->timeo);
+			break;
+		}
+		if (!vm_wait && sk_stream_memory_free(sk))
+			break;
+		sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
+		set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
+		before = vm_wait ? min(vm_wait, tx->timeo) : tx->timeo;
+		t = before;
+		sk->sk_write_pending++;
+		sk_wait_event(sk, &t, tx_room_or_stop(sk, tx, vm_wait), &wait);
+		sk->sk_write_pending--;
+		if (tx->timeo != MAX_SCHEDULE_TIMEOUT)
+			tx->timeo = max(tx->timeo - (before - t), 0L);
+		vm_wait = 0;
+	}
+	remove_wait_queue(sk_sleep(sk), &wait);
+	return err;
+}
+
 /*
  * Hand the sealed records at the head of the ring to TCP, oldest first,
  * stopping at one still open or being encrypted.  Returns 0 once TCP
@@ -456,7 +533,9 @@ static int tx_push(struct sock *sk, struct ktls_tx *tx, int flags)
 			return tx_fail(sk, tx, r->err);
 		while (r->push_frag < r->nfrags) {
 			struct ktls_frag *f = &r->frags[r->push_frag];
-			int fl = flags;
+			/* TCP never waits itself (tx_wait_room), and SIGPIPE
+			 * is the writer's to send (tx_write). */
+			int fl = flags | MSG_DONTWAIT | MSG_NOSIGNAL;
 			ssize_t ret;
 
 			/* More follows at once: this record's next frag, or
@@ -469,9 +548,18 @@ static int tx_push(struct sock *sk, struct ktls_tx *tx, int flags)
 			ret = do_tcp_sendpages(sk, f->page,
 					       f->off + r->push_off,
 					       f->len - r->push_off, fl);
+			if (!ret)
+				ret = -EAGAIN;
+			if (ret == -EAGAIN && !(flags & MSG_DONTWAIT)) {
+				ret = tx_wait_room(sk, tx);
+				if (!ret) {
+					tx->in_push = false;
+					continue;
+				}
+			}
 			tx->in_push = false;
-			if (ret <= 0)
-				return ret ? ret : -EAGAIN;
+			if (ret < 0)
+				return ret;
 			r->push_off += ret;
 			if (r->push_off == f->len) {
 				r->push_frag++;
@@ -565,9 +653,27 @@ static int tx_make_room(struct sock *sk, struct ktls_tx *tx, int flags)
 	return 0;
 }
 
-static int tx_check(struct sock *sk, struct ktls_tx *tx, int flags)
+/* May records still go to TCP? */
+static int tx_push_err(struct sock *sk, const struct ktls_tx *tx)
 {
 	int sk_err;
+
+	if (unlikely(tx->err))
+		return tx->err;
+	/* An error of the connection (or of the RX side) fails the send
+	 * and stays for the reader to report, as in the in-tree module. */
+	sk_err = READ_ONCE(sk->sk_err);
+	if (unlikely(sk_err))
+		return -sk_err;
+	if (unlikely(sk->sk_shutdown & SEND_SHUTDOWN))
+		return -EPIPE;
+	return 0;
+}
+
+/* May the application add to the stream? */
+static int tx_check(struct sock *sk, struct ktls_tx *tx, int flags)
+{
+	int err;
 
 	if (unlikely(tx->err))
 		return tx->err;
@@ -575,14 +681,12 @@ static int tx_check(struct sock *sk, struct ktls_tx *tx, int flags)
 	 * nonce. */
 	if (unlikely(tx->d.exhausted))
 		return -EBADMSG;
-	/* An error of the connection (or of the RX side) fails the send
-	 * and stays for the reader to report, as in the in-tree module. */
-	sk_err = READ_ONCE(sk->sk_err);
-	if (unlikely(sk_err))
-		return -sk_err;
-	if (unlikely(sk->sk_shutdown & SEND_SHUTDOWN))
-		return sk_stream_error(sk, flags, -EPIPE);
-	return 0;
+	err = tx_push_err(sk, tx);
+	if (!err && unlikely(tx->fin_pending))
+		err = -EPIPE;
+	if (err == -EPIPE)
+		return sk_stream_error(sk, flags, err);
+	return err;
 }
 
 /*
@@ -605,6 +709,7 @@ static int tx_write(struct sock *sk, struct ktls_ctx *ctx,
 	err = tx_check(sk, tx, flags);
 	if (err)
 		return err;
+	tx->timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
 
 	/* Finish what an earlier call left half-pushed. */
 	err = tx_push(sk, tx, tcp_flags);
@@ -629,6 +734,12 @@ static int tx_write(struct sock *sk, struct ktls_ctx *ctx,
 			u32 n, done;
 
 			if (!r) {
+				/* shutdown() came while we were at it: what
+				 * was taken goes before the FIN, no more. */
+				if (unlikely(tx->fin_pending)) {
+					err = -EPIPE;
+					break;
+				}
 				err = tx_make_room(sk, tx, tcp_flags);
 				if (!err)
 					err = tx_open(sk, ctx, type);
@@ -671,7 +782,12 @@ static int tx_write(struct sock *sk, struct ktls_ctx *ctx,
 	} while (left);
 
 	tx_push_later(sk, tx);
-	return copied ? copied : err;
+	if (copied)
+		return copied;
+	/* The socket was shut (or shutdown() came) while we waited. */
+	if (err == -EPIPE)
+		err = sk_stream_error(sk, flags, err);
+	return err;
 }
 
 static int ktls_tx_sw_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
@@ -753,6 +869,7 @@ static void ktls_tx_sw_flush(struct sock *sk)
 	mutex_lock(&ctx->tx_lock);
 	lock_sock(sk);
 	if (!tx_check(sk, tx, MSG_NOSIGNAL)) {
+		tx->timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
 		r = tx_open_rec(tx);
 		if (r && r->len)
 			tx_close_record(sk, ctx, r, flags, true);
@@ -785,52 +902,100 @@ static u32 tx_unpushed(const struct ktls_tx *tx)
 }
 
 /*
- * Hand every sealed record to TCP now, without waiting for the peer, as
- * TCP itself queues what it holds at shutdown() and close(): the send
- * buffer is raised by what they still need (at most KTLS_TX_RECS records)
- * and they are pushed without waiting.  Neither call may wait for the
- * peer: shutdown() on a non-blocking socket must not, and close() may be
- * the last fput of a descriptor that sat in a unix socket, run by whatever
- * task the garbage collector picked.  Returns the bytes TCP still refused
- * (its global memory limit), which the caller logs.
+ * Hand every sealed record to TCP now, without waiting for anyone, as TCP
+ * itself queues what it holds at shutdown() and close().  Neither call may
+ * wait for the peer: shutdown() on a non-blocking socket must not, and
+ * close() may be the last fput of a descriptor that sat in a unix socket,
+ * run by whatever task the garbage collector picked.
+ *
+ * First the send buffer is raised by what the records still need (at most
+ * KTLS_TX_RECS of them).  Over TCP's global memory limit (tcp_mem) that is
+ * not enough: TCP then refuses a socket under its send buffer, but takes
+ * the write of one at its buffer, which could not wait (and charges its
+ * memory cgroup regardless).  The records' pages exist already, so make
+ * the socket one: set the buffer just past what is queued before each
+ * try, segment by segment, then put it back.  Returns the bytes TCP still
+ * refused (an allocation failed).
  */
 static u32 tx_push_now(struct sock *sk, struct ktls_tx *tx)
 {
-	u32 left = tx_unpushed(tx);
+	int sndbuf = READ_ONCE(sk->sk_sndbuf);
+	u32 left = tx_unpushed(tx), before;
 
 	if (!left)
 		return 0;
-	WRITE_ONCE(sk->sk_sndbuf, max_t(int, READ_ONCE(sk->sk_sndbuf),
+	WRITE_ONCE(sk->sk_sndbuf, max_t(int, sndbuf,
 					READ_ONCE(sk->sk_wmem_queued) +
 					2 * left));
 	tx_push(sk, tx, MSG_DONTWAIT | MSG_NOSIGNAL);
+	for (left = tx_unpushed(tx); left; left = tx_unpushed(tx)) {
+		before = left;
+		WRITE_ONCE(sk->sk_sndbuf, READ_ONCE(sk->sk_wmem_queued) + 1);
+		if (tx_push(sk, tx, MSG_DONTWAIT | MSG_NOSIGNAL) != -EAGAIN)
+			break;
+		if (tx_unpushed(tx) == before)
+			break;
+	}
+	WRITE_ONCE(sk->sk_sndbuf, sndbuf);
 	return tx_unpushed(tx);
 }
 
-/* Before SHUT_WR: every closed record to TCP, ahead of the FIN, without
- * waiting (tx_push_now).  A record left open with MSG_MORE stays open, as
- * in the in-tree module. */
-static void ktls_tx_sw_drain(struct sock *sk)
+/* The FIN shutdown(SHUT_WR) deferred, now that TCP holds every record
+ * before it: what inet_shutdown() would have done then. */
+static void tx_send_fin(struct sock *sk, struct ktls_ctx *ctx)
+{
+	ctx->tx.fin_pending = false;
+	WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | SEND_SHUTDOWN);
+	ctx->sk_proto->shutdown(sk, SEND_SHUTDOWN);
+	sk->sk_state_change(sk);
+}
+
+/*
+ * shutdown(SHUT_WR): the records the application sent go to TCP ahead of
+ * the FIN (tx_push_now).  If some cannot go yet, or a writer is inside,
+ * perhaps waiting for a peer that does not read, the FIN is deferred
+ * (fin_pending): sends fail with EPIPE from now on, a waiting writer
+ * returns what it took (tx_wait_room), and tx.work sends the FIN once TCP
+ * holds the last record.  shutdown() itself waits for nothing but the
+ * encryption of records already closed.  Returns true if the FIN waits.
+ * A record left open with MSG_MORE stays unsent, as in the in-tree module.
+ */
+static bool ktls_tx_sw_drain(struct sock *sk)
 {
 	struct ktls_ctx *ctx = ktls_get_ctx(sk);
 	struct ktls_tx *tx = &ctx->tx;
-	u32 left;
+	bool locked = mutex_trylock(&ctx->tx_lock);
+	bool later = true;
 
-	mutex_lock(&ctx->tx_lock);
 	lock_sock(sk);
-	if (!tx_check(sk, tx, MSG_NOSIGNAL)) {
-		tx_finish_all(sk, tx);
-		left = tx_push_now(sk, tx);
-		if (left)
-			net_warn_ratelimited("ktls: shutdown() lost %u bytes of TLS records TCP could not queue before its FIN (out of memory)\n",
-					     left);
+	if (tx->fin_pending)
+		goto out;
+	if (tx_push_err(sk, tx)) {
+		later = false;
+		goto out;
 	}
+	if (locked) {
+		tx_finish_all(sk, tx);
+		tx_push_now(sk, tx);
+		later = !tx_push_err(sk, tx) && tx_owed(tx);
+	}
+	if (later) {
+		tx->fin_pending = true;
+		ktls_stat_inc(sk, KTLS_STAT_TX_FIN_DEFERRED);
+		/* Wakes a writer in tx_wait_room. */
+		sk->sk_state_change(sk);
+		mod_delayed_work(system_wq, &tx->work, 0);
+	}
+out:
 	release_sock(sk);
-	mutex_unlock(&ctx->tx_lock);
+	if (locked)
+		mutex_unlock(&ctx->tx_lock);
+	return later;
 }
 
 /* The deferred push: the worker sealed a record, TCP has room again for a
- * half-pushed one, or a failed allocation is worth another try. */
+ * half-pushed one, a failed allocation is worth another try, or a FIN
+ * waits for the records. */
 static void ktls_tx_sw_work(struct work_struct *work)
 {
 	struct ktls_tx *tx = container_of(to_delayed_work(work), struct ktls_tx,
@@ -845,7 +1010,7 @@ static void ktls_tx_sw_work(struct work_struct *work)
 	if (mutex_lock_killable(&ctx->tx_lock))
 		return;
 	lock_sock(sk);
-	if (tx_check(sk, tx, MSG_NOSIGNAL))
+	if (tx_push_err(sk, tx))
 		goto out;
 	r = tx_open_rec(tx);
 	if (tx->close_later && r && r->len &&
@@ -854,6 +1019,8 @@ static void ktls_tx_sw_work(struct work_struct *work)
 		goto out;	/* still no memory: rescheduled */
 	if (tx_push(sk, tx, MSG_DONTWAIT | MSG_NOSIGNAL))
 		tx_push_later(sk, tx);
+	else if (tx->fin_pending && !tx_owed(tx))
+		tx_send_fin(sk, ctx);
 out:
 	release_sock(sk);
 	mutex_unlock(&ctx->tx_lock);
@@ -870,8 +1037,13 @@ static void ktls_tx_sw_write_space(struct sock *sk)
 	ctx->sk_write_space(sk);
 }
 
-/* close(): send what is still open, as the in-tree module does, but never
- * wait for the peer (tx_push_now). */
+/*
+ * close(): send what is still open, as the in-tree module does (unless
+ * shutdown() came first), but never wait for the peer (tx_push_now).  If
+ * TCP still refuses records, they cannot be sent: TCP's close is made an
+ * abort (zero linger), so that the peer sees a reset, not an end of
+ * stream after missing data.
+ */
 static void ktls_tx_sw_release(struct sock *sk, struct ktls_ctx *ctx)
 {
 	struct ktls_tx *tx = &ctx->tx;
@@ -879,15 +1051,22 @@ static void ktls_tx_sw_release(struct sock *sk, struct ktls_ctx *ctx)
 	u32 left;
 
 	tx_finish_all(sk, tx);
-	if (!tx_check(sk, tx, MSG_NOSIGNAL)) {
+	if (!tx_push_err(sk, tx)) {
 		r = tx_open_rec(tx);
-		if (r && r->len)
+		if (r && r->len && (!tx->fin_pending || tx->close_later))
 			tx_close_record(sk, ctx, r,
 					MSG_DONTWAIT | MSG_NOSIGNAL, false);
 		left = tx_push_now(sk, tx);
-		if (left)
-			net_warn_ratelimited("ktls: close() dropped %u bytes of TLS records TCP could not queue (out of memory)\n",
+		r = tx_open_rec(tx);
+		if (r && r->len && (!tx->fin_pending || tx->close_later))
+			left += r->len;	/* could not be sealed */
+		if (left && !tx_push_err(sk, tx)) {
+			net_warn_ratelimited("ktls: close() could not queue %u bytes of TLS records (out of memory): connection reset\n",
 					     left);
+			ktls_stat_inc(sk, KTLS_STAT_TX_CLOSE_RESET);
+			sock_set_flag(sk, SOCK_LINGER);
+			WRITE_ONCE(sk->sk_lingertime, 0);
+		}
 	}
 	while (tx->count)
 		tx_retire_head(tx);
@@ -931,6 +1110,9 @@ static int ktls_tx_sw_init(struct sock *sk, struct ktls_ctx *ctx)
 	tx->count = 0;
 	tx->crypt_busy = NULL;
 	tx->in_push = false;
+	tx->close_later = false;
+	tx->fin_pending = false;
+	tx->timeo = 0;
 	tx->err = 0;
 	return 0;
 }

@@ -83,15 +83,21 @@ static void ktls_splice_eof(struct socket *sock)
 /*
  * SHUT_WR: TCP queues its FIN behind what it holds, and after it refuses
  * more data; records the application closed but that are still being
- * encrypted or wait for room must get in first.  (A record left open with
- * MSG_MORE is not closed, as in the in-tree module.)
+ * encrypted or wait for room must get in first.  When they cannot yet,
+ * the TX path sends the FIN itself once they are in, and only the read
+ * side is shut here.  (A record left open with MSG_MORE is not closed, as
+ * in the in-tree module.)
  */
 static int ktls_shutdown(struct socket *sock, int how)
 {
 	struct ktls_ctx *ctx = ktls_get_ctx(sock->sk);
 
-	if (how == SHUT_WR || how == SHUT_RDWR)
-		ctx->tx_ops->drain(sock->sk);
+	if ((how == SHUT_WR || how == SHUT_RDWR) &&
+	    ctx->tx_ops->drain(sock->sk)) {
+		if (how == SHUT_WR)
+			return 0;
+		how = SHUT_RD;
+	}
 	return ctx->sk_ops->shutdown(sock, how);
 }
 

@@ -149,19 +149,14 @@ static void *shutdown_wr_thread(void *arg)
  * still waiting for TCP; then run @fn on it in a thread, which must return
  * within 2 s; then every byte the sends took must arrive, then the FIN.
  */
-static void wire_never_waits(struct __test_metadata *_metadata,
-			     FIXTURE_DATA(wire) *self,
-			     const FIXTURE_VARIANT(wire) *variant,
-			     void *(*fn)(void *), const char *what)
+static size_t wire_fill_stalled(struct __test_metadata *_metadata,
+				FIXTURE_DATA(wire) *self,
+				const FIXTURE_VARIANT(wire) *variant,
+				const unsigned char *data, size_t cap)
 {
-	size_t cap = 16 * MIB, sent = 0, chunk = 16384;
-	unsigned char *data = random_buf(cap, 171);
-	int small = 16384, i, refused, joined;
-	struct timespec until;
-	pthread_t thr;
-	double t0;
+	size_t sent = 0, chunk = 16384;
+	int small = 16384, i, refused;
 
-	ASSERT_NE(NULL, data);
 	wire_keys(_metadata, self, variant, 0);
 	ASSERT_EQ(0, setsockopt(self->tls, SOL_SOCKET, SO_SNDBUF, &small,
 				sizeof(small)));
@@ -182,6 +177,25 @@ static void wire_never_waits(struct __test_metadata *_metadata,
 	}
 	ASSERT_EQ(3, refused);
 	ASSERT_GT(sent, 0);
+	return sent;
+}
+
+static void wire_never_waits(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(wire) *self,
+			     const FIXTURE_VARIANT(wire) *variant,
+			     void *(*fn)(void *), const char *what)
+{
+	size_t cap = 16 * MIB, sent;
+	unsigned char *data = random_buf(cap, 171);
+	struct timespec until;
+	int joined;
+	pthread_t thr;
+	double t0;
+
+	ASSERT_NE(NULL, data);
+	sent = wire_fill_stalled(_metadata, self, variant, data, cap);
+	if (!sent)
+		return;
 
 	t0 = now_ms();
 	ASSERT_EQ(0, pthread_create(&thr, NULL, fn, &self->tls));
@@ -237,6 +251,125 @@ TEST_F_TIMEOUT(wire, shutdown_nonblock_never_waits_for_peer, 120)
 	ASSERT_EQ(0, fcntl(self->tls, F_SETFL, fl | O_NONBLOCK));
 	wire_never_waits(_metadata, self, variant, shutdown_wr_thread,
 			 "shutdown(SHUT_WR) on a non-blocking socket");
+}
+
+/*
+ * Issue 16: shutdown(SHUT_WR) while TCP was over its global memory limit
+ * (tcp_mem) dropped the sealed records TCP refused, then sent its FIN:
+ * the peer saw end of stream early (found by the soak).  Fill the stalled
+ * socket so that records wait in the ring, set tcp_mem far below what TCP
+ * holds, shut down, put tcp_mem back: shutdown() returned at once, and
+ * every byte the sends took arrives, checked by crosscheck.c, then the FIN.
+ */
+TEST_F_TIMEOUT(wire, shutdown_over_tcp_mem_limit, 120)
+{
+	const char *path = "/proc/sys/net/ipv4/tcp_mem";
+	size_t cap = 16 * MIB, sent;
+	unsigned char *data = random_buf(cap, 172);
+	int rc, b1, b2, i;
+	char saved[64];
+	double t0;
+
+	ASSERT_NE(NULL, data);
+	if (read_sysctl(path, saved, sizeof(saved)) || access(path, W_OK))
+		SKIP(return, "cannot change %s (not root?)", path);
+	sent = wire_fill_stalled(_metadata, self, variant, data, cap);
+	/* Ballast: 4 MiB nobody reads on a plain TCP pair, so that TCP's
+	 * global count (batched per CPU by up to 1 MiB) is well over the
+	 * limit set below. */
+	ASSERT_EQ(0, ku_tcp_pair(AF_INET, 0, &b1, &b2));
+	for (i = 0; i < 256; i++)
+		if (send(b1, data, 16384, MSG_DONTWAIT) < 0)
+			break;
+	ASSERT_GT(i, 64);
+	strcpy(self->tcp_mem, saved);	/* the teardown puts it back */
+	ASSERT_EQ(0, write_sysctl(path, "1 2 3"));
+	t0 = now_ms();
+	rc = shutdown(self->tls, SHUT_WR);
+	ASSERT_EQ(0, write_sysctl(path, saved));
+	self->tcp_mem[0] = 0;
+	close(b1);
+	close(b2);
+	EXPECT_EQ(0, rc);
+	EXPECT_LT(now_ms() - t0, 2000);
+	wire_expect_data(_metadata, self, data, sent);
+	EXPECT_EQ(0, recv(self->raw, data, 1, 0));
+	free(data);
+}
+
+struct blocked_writer {
+	int fd;
+	const unsigned char *data;
+	size_t len;
+	ssize_t ret;
+	int err;
+	bool done;
+};
+
+static void *blocked_writer_run(void *arg)
+{
+	struct blocked_writer *w = arg;
+
+	w->ret = send(w->fd, w->data, w->len, 0);
+	w->err = errno;
+	__atomic_store_n(&w->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * shutdown(SHUT_WR) from another thread while a blocking send() waits for
+ * a peer that does not read: as on TCP, shutdown() returns at once, the
+ * send returns what it took (or EPIPE if nothing), and every byte it took
+ * reaches the peer, then the FIN.  ktls used to wait in shutdown() behind
+ * the writer, that is for the peer, up to the send timeout.
+ */
+TEST_F_TIMEOUT(wire, shutdown_wakes_blocked_writer, 120)
+{
+	size_t cap = 4 * MIB;
+	unsigned char *data = random_buf(cap, 173);
+	struct blocked_writer w = { .fd = self->tls, .data = data,
+				    .len = cap };
+	long deferred = ku_stat("TlsTxFinDeferred");
+	int small = 16384, joined;
+	struct timespec until;
+	pthread_t thr;
+	double t0;
+
+	ASSERT_NE(NULL, data);
+	wire_keys(_metadata, self, variant, 0);
+	ASSERT_EQ(0, setsockopt(self->tls, SOL_SOCKET, SO_SNDBUF, &small,
+				sizeof(small)));
+	ASSERT_EQ(0, setsockopt(self->raw, SOL_SOCKET, SO_RCVBUF, &small,
+				sizeof(small)));
+	ASSERT_EQ(0, pthread_create(&thr, NULL, blocked_writer_run, &w));
+	msleep(500);
+	ASSERT_FALSE(__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
+		TH_LOG("send() returned %zd before shutdown()", w.ret);
+	}
+	t0 = now_ms();
+	ASSERT_EQ(0, shutdown(self->tls, SHUT_WR));
+	EXPECT_LT(now_ms() - t0, 2000) {
+		TH_LOG("shutdown() waited %.0f ms", now_ms() - t0);
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	joined = pthread_timedjoin_np(thr, NULL, &until);
+	EXPECT_EQ(0, joined) {
+		TH_LOG("send() still waiting 5 s after shutdown()");
+	}
+	EXPECT_LT(now_ms() - t0, 2000);
+	if (joined)
+		pthread_join(thr, NULL);	/* its send timeout ends it */
+	if (w.ret < 0) {
+		EXPECT_EQ(EPIPE, w.err);
+		w.ret = 0;
+	}
+	EXPECT_LT((size_t)w.ret, cap);
+	wire_expect_data(_metadata, self, data, w.ret);
+	EXPECT_EQ(0, recv(self->raw, data, 1, 0));
+	if (!ku_ulp_is_intree())
+		EXPECT_EQ(deferred + 1, ku_stat("TlsTxFinDeferred"));
+	free(data);
 }
 
 /* ==== socket API: shutdown with an open record ============================ */
