@@ -9,6 +9,14 @@
 #   make install    install ktls.ko into /lib/modules and kmod/ktls-modprobe.conf
 #                   as /etc/modprobe.d/ktls.conf (INSTALL_MOD_PATH honoured)
 #   make uninstall  remove both
+#   make dkms-install   (root) ktls.ko through DKMS: the source into
+#                   /usr/src/ktls-VERSION, built and installed for every
+#                   kernel with headers, rebuilt for kernels installed later
+#   make dkms-uninstall  remove it from DKMS and /usr/src
+#   make deb        Debian packages ktls-dkms, ktlsd, libktls0, libktls-dev
+#                   into build/deb/, checked with lintian
+#   make check-packages  make deb, then install the packages into a fresh
+#                   Debian 12 root (debootstrap; downloads) and check them
 #   make bench      benchmarks side by side in the VM (build/bench/latest)
 #   make bench-smoke  the same, tiny and once: proves the benchmark runs
 #   make fuzz       fuzz the RX record parser in userspace (libFuzzer) for
@@ -158,3 +166,21 @@ fuzz-vm: deps
 		$(if $(RECORDS),--records $(RECORDS)) \
 		$(if $(DURATION),--duration $(DURATION)) \
 		$(if $(SEED),--seed $(SEED))
+
+# DKMS and Debian packages (Documentation/testing.md, "Packages").  They
+# install their own tools (scripts/deps --dkms / --packaging), not what
+# make check needs.
+.PHONY: dkms-install dkms-uninstall deb check-packages
+dkms-install:
+	scripts/deps --dkms
+	scripts/dkms install
+
+dkms-uninstall:
+	scripts/dkms uninstall
+
+deb:
+	scripts/deps --packaging
+	scripts/deb
+
+check-packages: deb
+	scripts/test-packages
