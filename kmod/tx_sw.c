@@ -1039,34 +1039,40 @@ static void ktls_tx_sw_write_space(struct sock *sk)
 
 /*
  * close(): send what is still open, as the in-tree module does (unless
- * shutdown() came first), but never wait for the peer (tx_push_now).  If
- * TCP still refuses records, they cannot be sent: TCP's close is made an
- * abort (zero linger), so that the peer sees a reset, not an end of
- * stream after missing data.
+ * the send side was shut first), but never wait for the peer
+ * (tx_push_now).  Whatever the application sent that still cannot go (TCP
+ * refused it even so, an allocation or the encryption failed) turns TCP's
+ * close into an abort (zero linger): the peer sees a reset, not an end of
+ * stream after missing data.  Not when the connection is gone already.
  */
 static void ktls_tx_sw_release(struct sock *sk, struct ktls_ctx *ctx)
 {
 	struct ktls_tx *tx = &ctx->tx;
 	struct ktls_tx_rec *r;
+	bool shut;
 	u32 left;
 
 	tx_finish_all(sk, tx);
+	shut = tx->fin_pending || (sk->sk_shutdown & SEND_SHUTDOWN);
+	r = tx_open_rec(tx);
+	if (r && (!r->len || (shut && !tx->close_later)))
+		r = NULL;	/* nothing, or MSG_MORE data after SHUT_WR */
 	if (!tx_push_err(sk, tx)) {
-		r = tx_open_rec(tx);
-		if (r && r->len && (!tx->fin_pending || tx->close_later))
+		if (r)
 			tx_close_record(sk, ctx, r,
 					MSG_DONTWAIT | MSG_NOSIGNAL, false);
-		left = tx_push_now(sk, tx);
-		r = tx_open_rec(tx);
-		if (r && r->len && (!tx->fin_pending || tx->close_later))
-			left += r->len;	/* could not be sealed */
-		if (left && !tx_push_err(sk, tx)) {
-			net_warn_ratelimited("ktls: close() could not queue %u bytes of TLS records (out of memory): connection reset\n",
-					     left);
-			ktls_stat_inc(sk, KTLS_STAT_TX_CLOSE_RESET);
-			sock_set_flag(sk, SOCK_LINGER);
-			WRITE_ONCE(sk->sk_lingertime, 0);
-		}
+		tx_push_now(sk, tx);
+	}
+	left = tx_unpushed(tx);
+	r = tx_open_rec(tx);
+	if (r && r->len && (!shut || tx->close_later))
+		left += r->len;
+	if (left && sk->sk_state != TCP_CLOSE) {
+		net_warn_ratelimited("ktls: close() could not send %u bytes of TLS records: connection reset\n",
+				     left);
+		ktls_stat_inc(sk, KTLS_STAT_TX_CLOSE_RESET);
+		sock_set_flag(sk, SOCK_LINGER);
+		WRITE_ONCE(sk->sk_lingertime, 0);
 	}
 	while (tx->count)
 		tx_retire_head(tx);
