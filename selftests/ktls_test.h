@@ -185,36 +185,6 @@ static void set_timeouts(struct __test_metadata *_metadata, int fd)
 	ASSERT_EQ(0, ku_set_timeouts(fd, 10000));
 }
 
-/* A /proc/sys file: its first line into @buf (newline dropped), or write
- * @val to it.  0 or -1 with errno. */
-static int read_sysctl(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
-static int write_sysctl(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
-}
-
 static int temp_file(const void *data, size_t len)
 {
 	const char *dir = getenv("TMPDIR");
@@ -629,7 +599,7 @@ FIXTURE_TEARDOWN(wire)
 	close(self->tls);
 	close(self->raw);
 	if (self->tcp_mem[0])
-		write_sysctl("/proc/sys/net/ipv4/tcp_mem", self->tcp_mem);
+		ku_write_text("/proc/sys/net/ipv4/tcp_mem", self->tcp_mem);
 }
 
 /* Key both directions of the ULP socket, records numbered from @seq. */

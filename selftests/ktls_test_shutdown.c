@@ -271,7 +271,7 @@ TEST_F_TIMEOUT(wire, shutdown_over_tcp_mem_limit, 120)
 	double t0;
 
 	ASSERT_NE(NULL, data);
-	if (read_sysctl(path, saved, sizeof(saved)) || access(path, W_OK))
+	if (ku_read_text(path, saved, sizeof(saved)) || access(path, W_OK))
 		SKIP(return, "cannot change %s (not root?)", path);
 	sent = wire_fill_stalled(_metadata, self, variant, data, cap);
 	/* Ballast: 4 MiB nobody reads on a plain TCP pair, so that TCP's
@@ -283,10 +283,10 @@ TEST_F_TIMEOUT(wire, shutdown_over_tcp_mem_limit, 120)
 			break;
 	ASSERT_GT(i, 64);
 	strcpy(self->tcp_mem, saved);	/* the teardown puts it back */
-	ASSERT_EQ(0, write_sysctl(path, "1 2 3"));
+	ASSERT_EQ(0, ku_write_text(path, "1 2 3"));
 	t0 = now_ms();
 	rc = shutdown(self->tls, SHUT_WR);
-	ASSERT_EQ(0, write_sysctl(path, saved));
+	ASSERT_EQ(0, ku_write_text(path, saved));
 	self->tcp_mem[0] = 0;
 	close(b1);
 	close(b2);

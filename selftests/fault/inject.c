@@ -69,34 +69,6 @@ static int miff_fd = -1;
 static int kmsg_fd = -1;
 static bool persist;
 
-static int read_text(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
-static int write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, text, strlen(text));
-	close(fd);
-	return n == (ssize_t)strlen(text) ? 0 : -1;
-}
-
 int inject_probe(char *why, size_t len)
 {
 	if (access(FAIL_NTH, W_OK)) {
@@ -120,11 +92,11 @@ int inject_setup(void)
 	for (i = 0; i < NKNOBS; i++) {
 		struct knob *k = &knobs[i];
 
-		if (read_text(k->path, k->saved, sizeof(k->saved))) {
+		if (ku_read_text(k->path, k->saved, sizeof(k->saved))) {
 			diag("cannot read %s: %s", k->path, strerror(errno));
 			return -1;
 		}
-		if (write_text(k->path, k->value)) {
+		if (ku_write_text(k->path, k->value)) {
 			diag("cannot write %s to %s: %s", k->value, k->path,
 			     strerror(errno));
 			return -1;
@@ -141,8 +113,8 @@ int inject_open(bool persistent, bool traces)
 	 * for each would flood the log (unless asked for). */
 	const char *verbose = persistent && !traces ? "1" : "2";
 
-	if (write_text(DEBUGFS "/failslab/verbose", verbose) ||
-	    write_text(DEBUGFS "/fail_page_alloc/verbose", verbose)) {
+	if (ku_write_text(DEBUGFS "/failslab/verbose", verbose) ||
+	    ku_write_text(DEBUGFS "/fail_page_alloc/verbose", verbose)) {
 		diag("cannot set the fault-injection verbosity: %s", strerror(errno));
 		return -1;
 	}
@@ -168,7 +140,7 @@ void inject_restore(void)
 
 	for (i = 0; i < NKNOBS; i++) {
 		if (knobs[i].changed)
-			write_text(knobs[i].path, knobs[i].saved);
+			ku_write_text(knobs[i].path, knobs[i].saved);
 		knobs[i].changed = false;
 	}
 }

@@ -209,6 +209,34 @@ ssize_t ku_read_all(int fd, void *buf, size_t len, size_t *done)
 	return n < 0 ? -1 : (ssize_t)off;
 }
 
+int ku_read_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+int ku_write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
 ssize_t ku_recv_type(int fd, void *buf, size_t len, int flags, int *type)
 {
 	char cbuf[CMSG_SPACE(sizeof(unsigned char))];

@@ -70,6 +70,13 @@ ssize_t ku_read_all(int fd, void *buf, size_t len, size_t *done);
  * TLS_GET_RECORD_TYPE cmsg's value, or -1 when none came.  Returns what
  * recvmsg() returned (-1 with errno).
  */
+/*
+ * A small text file (/proc, /sys): its first line into @buf, newline
+ * dropped; or @text written to it in one write.  0, or -1 with errno.
+ */
+int ku_read_text(const char *path, char *buf, size_t len);
+int ku_write_text(const char *path, const char *text);
+
 ssize_t ku_recv_type(int fd, void *buf, size_t len, int flags, int *type);
 
 #endif /* KTLS_UTIL_H */
