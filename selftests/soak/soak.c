@@ -89,9 +89,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <linux/sockios.h>
 #include <linux/tls.h>
 
 #include "../crosscheck.h"
@@ -1069,6 +1071,77 @@ struct result {
 	long slab_during_kb, tcp_during;
 };
 
+/*
+ * Where an incomplete end's bytes are: TCP's own view of the socket (its
+ * state, retransmission backoff, bytes it holds unsent or unacknowledged)
+ * tells a stall in TCP (memory pressure, RTO backoff) from data that never
+ * left ktls (TCP empty while the peer is short).
+ */
+static void report_tcp_end(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int outq = -1, nsd = -1, inq = -1;
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
+		return;
+	ioctl(fd, SIOCOUTQ, &outq);
+	ioctl(fd, SIOCOUTQNSD, &nsd);
+	ioctl(fd, SIOCINQ, &inq);
+	printf("#   tcp: state %u ca_state %u retransmits %u backoff %u "
+	       "rto %u ms unacked %u lost %u cwnd %u; "
+	       "queued %d (unsent %d), readable %d\n", ti.tcpi_state,
+	       ti.tcpi_ca_state, ti.tcpi_retransmits, ti.tcpi_backoff,
+	       ti.tcpi_rto / 1000, ti.tcpi_unacked, ti.tcpi_lost,
+	       ti.tcpi_snd_cwnd, outq, nsd, inq);
+}
+
+/* TCP's memory-pressure counters (TcpExt in /proc/net/netstat), the
+ * global memory in use and its limits, for the summary. */
+static void report_tcp_pressure(void)
+{
+	static const char *const keys[] = {
+		"TCPMemoryPressures", "PruneCalled", "RcvPruned",
+		"TCPRcvQDrop", "TCPBacklogDrop", "TCPOFODrop", "TCPTimeouts",
+		"TCPAbortOnMemory",
+	};
+	char names[4096], vals[4096], mem[128] = "", line[256];
+	FILE *f = fopen("/proc/net/netstat", "r");
+	unsigned int k;
+
+	if (!f)
+		return;
+	while (fgets(names, sizeof(names), f) &&
+	       fgets(vals, sizeof(vals), f)) {
+		char *sn, *sv, *n, *v;
+
+		if (strncmp(names, "TcpExt:", 7))
+			continue;
+		printf("# tcp pressure:");
+		n = strtok_r(names, " \n", &sn);
+		v = strtok_r(vals, " \n", &sv);
+		while ((n = strtok_r(NULL, " \n", &sn)) &&
+		       (v = strtok_r(NULL, " \n", &sv)))
+			for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+				if (!strcmp(n, keys[k]))
+					printf(" %s %s", n, v);
+		printf("\n");
+		break;
+	}
+	fclose(f);
+	f = fopen("/proc/net/sockstat", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "TCP:", 4))
+			snprintf(mem, sizeof(mem), "%s", strstr(line, "mem") ?
+				 strstr(line, "mem") : "");
+	if (f)
+		fclose(f);
+	mem[strcspn(mem, "\n")] = 0;
+	if (!ku_read_text("/proc/sys/net/ipv4/tcp_mem", line, sizeof(line)))
+		printf("# tcp memory: %s pages in use, tcp_mem %s\n", mem + 4,
+		       line);
+}
+
 static void run(unsigned int nconns, double duration, struct result *r,
 		bool sample)
 {
@@ -1146,6 +1219,7 @@ static void run(unsigned int nconns, double duration, struct result *r,
 					       e->rx_eof ? "seen" : "not seen",
 					       e->tx_state == TX_DONE ?
 					       "shut" : "not shut");
+				report_tcp_end(e->fd);
 			}
 			if (e->rx_gen != p->tx_gen)
 				r->rekey_mismatch++;
@@ -1335,6 +1409,7 @@ int main(int argc, char **argv)
 	       r.bytes / 1048576.0 / r.seconds, r.sends, r.tx_rekeys,
 	       r.rx_rekeys, r.corrupt, cpu_user, cpu_sys, busy, base->slab_kb,
 	       r.slab_during_kb, after->slab_kb, fds0, fds1, seed);
+	report_tcp_pressure();
 
 	check(r.corrupt == 0, "no corrupted byte (%" PRIu64 " of %" PRIu64
 	      " differ)", r.corrupt, r.bytes);
