@@ -523,9 +523,21 @@ static int tx_wait_room(struct sock *sk, struct ktls_tx *tx)
  * stopping at one still open or being encrypted.  Returns 0 once TCP
  * holds all of those, or a negative errno (-EAGAIN when the socket is full
  * and we may not wait); what was handed over stays handed over.
+ *
+ * @flags with MSG_MORE (or MSG_SENDPAGE_NOTLAST) says the caller has more
+ * for TCP soon.  TCP hears that in two ways.  MSG_SENDPAGE_NOTLAST skips
+ * TCP's push entirely, so it is only for a call that another call of this
+ * loop follows at once.  The last call says MSG_MORE: TCP then holds back
+ * what is short of a segment, but still sends it when an ACK comes or,
+ * with nothing in flight, from its probe timer.  Data left unpushed
+ * instead has neither: if the writer is then told the socket is full, it
+ * never calls again, and the stream stalls until the peer sends something.
  */
 static int tx_push(struct sock *sk, struct ktls_tx *tx, int flags)
 {
+	int more = flags & (MSG_MORE | MSG_SENDPAGE_NOTLAST) ? MSG_MORE : 0;
+
+	flags &= ~(MSG_MORE | MSG_SENDPAGE_NOTLAST);
 	while (tx_head_sealed(tx)) {
 		struct ktls_tx_rec *r = tx_rec(tx, 0);
 
@@ -544,22 +556,22 @@ static int tx_push(struct sock *sk, struct ktls_tx *tx, int flags)
 			    (tx->count > 1 &&
 			     tx_rec_state(tx_rec(tx, 1)) == KTLS_REC_SEALED))
 				fl |= MSG_SENDPAGE_NOTLAST;
+			else
+				fl |= more;
 			tx->in_push = true;
 			ret = do_tcp_sendpages(sk, f->page,
 					       f->off + r->push_off,
 					       f->len - r->push_off, fl);
 			if (!ret)
 				ret = -EAGAIN;
-			if (ret == -EAGAIN && !(flags & MSG_DONTWAIT)) {
+			/* Room came: try the same frag again. */
+			if (ret == -EAGAIN && !(flags & MSG_DONTWAIT))
 				ret = tx_wait_room(sk, tx);
-				if (!ret) {
-					tx->in_push = false;
-					continue;
-				}
-			}
 			tx->in_push = false;
 			if (ret < 0)
 				return ret;
+			if (!ret)
+				continue;
 			r->push_off += ret;
 			if (r->push_off == f->len) {
 				r->push_frag++;
@@ -770,7 +782,7 @@ static int tx_write(struct sock *sk, struct ktls_ctx *ctx,
 			int push_flags = tcp_flags;
 
 			if (left || more)
-				push_flags |= MSG_SENDPAGE_NOTLAST;
+				push_flags |= MSG_MORE;
 			err = tx_close_record(sk, ctx, r, push_flags, true);
 			if (err)
 				break;

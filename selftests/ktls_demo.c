@@ -41,20 +41,6 @@
 
 static const char *ulp;
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-						      noreturn));
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("FAIL: ", stdout);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	exit(1);
-}
-
 static double now_s(void)
 {
 	struct timespec ts;
@@ -71,7 +57,7 @@ static uint64_t parse_size(const char *s)
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (errno || end == s)
-		fail("bad size '%s'", s);
+		ku_die("bad size '%s'", s);
 	switch (*end) {
 	case 'g': case 'G':
 		v <<= 10;
@@ -85,7 +71,7 @@ static uint64_t parse_size(const char *s)
 		break;
 	}
 	if (*end || !v)
-		fail("bad size '%s'", s);
+		ku_die("bad size '%s'", s);
 	return v;
 }
 
@@ -98,11 +84,11 @@ static int make_file(uint64_t size, char *path, size_t plen)
 	int fd;
 
 	if (!buf)
-		fail("out of memory");
+		ku_die("out of memory");
 	snprintf(path, plen, "%s/ktls_demo.XXXXXX", dir && *dir ? dir : "/tmp");
 	fd = mkstemp(path);
 	if (fd < 0)
-		fail("mkstemp %s: %s", path, strerror(errno));
+		ku_die("mkstemp %s: %s", path, strerror(errno));
 	unlink(path);
 	while (left) {
 		size_t n = left < CHUNK ? left : CHUNK, i;
@@ -114,7 +100,7 @@ static int make_file(uint64_t size, char *path, size_t plen)
 			memcpy(buf + i, &x, n - i < 8 ? n - i : 8);
 		}
 		if (write(fd, buf, n) != (ssize_t)n)
-			fail("writing %s: %s", path, strerror(errno));
+			ku_die("writing %s: %s", path, strerror(errno));
 		left -= n;
 	}
 	free(buf);
@@ -128,7 +114,7 @@ static size_t random_key(union cc_crypto_info *ci)
 	size_t len;
 
 	if (getrandom(material, sizeof(material), 0) != sizeof(material))
-		fail("getrandom: %s", strerror(errno));
+		ku_die("getrandom: %s", strerror(errno));
 	len = cc_crypto_info_fill(ci, TLS_1_3_VERSION, TLS_CIPHER_AES_GCM_128,
 				  material, 0);
 	memset(material, 0, sizeof(material));
@@ -139,8 +125,8 @@ static void set_key(int fd, int dir, const void *ci, size_t len,
 		    const char *who)
 {
 	if (ku_set_crypto(fd, dir, ci, len))
-		fail("setsockopt(SOL_TLS, %s) on the %s: %s",
-		     dir == TLS_TX ? "TLS_TX" : "TLS_RX", who, strerror(errno));
+		ku_die("setsockopt(SOL_TLS, %s) on the %s: %s",
+		       dir == TLS_TX ? "TLS_TX" : "TLS_RX", who, strerror(errno));
 }
 
 static uint64_t rec_seq(int fd, int dir)
@@ -196,12 +182,12 @@ static void sha256_file(int fd, uint64_t size, char out[65])
 	uint64_t off = 0;
 
 	if (!md || !buf || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
-		fail("SHA-256 setup");
+		ku_die("SHA-256 setup");
 	while (off < size) {
 		ssize_t n = pread(fd, buf, CHUNK, off);
 
 		if (n <= 0)
-			fail("reading back the file: %s", strerror(errno));
+			ku_die("reading back the file: %s", strerror(errno));
 		EVP_DigestUpdate(md, buf, n);
 		off += n;
 	}
@@ -257,10 +243,10 @@ int main(int argc, char **argv)
 	file = make_file(size, path, sizeof(path));
 
 	if (ku_tcp_pair(AF_INET, 0, &c, &s))
-		fail("loopback TCP pair: %s", strerror(errno));
+		ku_die("loopback TCP pair: %s", strerror(errno));
 	if (ku_attach_ulp(c, ulp) || ku_attach_ulp(s, ulp))
-		fail("attaching ULP \"%s\": %s%s", ulp, strerror(errno),
-		     errno == ENOENT ? " (module not loaded?)" : "");
+		ku_die("attaching ULP \"%s\": %s%s", ulp, strerror(errno),
+		       errno == ENOENT ? " (module not loaded?)" : "");
 	klen = random_key(&k1);	/* sender -> receiver */
 	random_key(&k2);	/* receiver -> sender */
 	set_key(c, TLS_TX, &k1, klen, "sender");
@@ -269,11 +255,11 @@ int main(int argc, char **argv)
 	set_key(s, TLS_TX, &k2, klen, "receiver");
 
 	if (pipe(pipefd))
-		fail("pipe: %s", strerror(errno));
+		ku_die("pipe: %s", strerror(errno));
 	t0 = now_s();
 	pid = fork();
 	if (pid < 0)
-		fail("fork: %s", strerror(errno));
+		ku_die("fork: %s", strerror(errno));
 	if (!pid) {
 		close(s);
 		close(pipefd[0]);
@@ -286,25 +272,25 @@ int main(int argc, char **argv)
 	ref = malloc(CHUNK);
 	md = EVP_MD_CTX_new();
 	if (!buf || !ref || !md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
-		fail("out of memory");
+		ku_die("out of memory");
 	while (got < size) {
 		ssize_t n = recv(s, buf, CHUNK, 0), i;
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			fail("recv after %llu bytes: %s",
-			     (unsigned long long)got, strerror(errno));
+			ku_die("recv after %llu bytes: %s",
+			       (unsigned long long)got, strerror(errno));
 		if (n == 0)
 			break;
 		if (got + n > size)
-			fail("received more than the file (%llu bytes)",
-			     (unsigned long long)(got + n));
+			ku_die("received more than the file (%llu bytes)",
+			       (unsigned long long)(got + n));
 		EVP_DigestUpdate(md, buf, n);
 		if (first_diff == UINT64_MAX) {
 			if (pread(file, ref, n, got) != n)
-				fail("reading back the file: %s",
-				     strerror(errno));
+				ku_die("reading back the file: %s",
+				       strerror(errno));
 			if (memcmp(buf, ref, n))
 				for (i = 0; i < n; i++)
 					if (buf[i] != ref[i]) {
@@ -323,7 +309,7 @@ int main(int argc, char **argv)
 	if (read(pipefd[0], &tx_seq, sizeof(tx_seq)) != sizeof(tx_seq))
 		tx_seq = UINT64_MAX;
 	if (waitpid(pid, &status, 0) != pid)
-		fail("waitpid: %s", strerror(errno));
+		ku_die("waitpid: %s", strerror(errno));
 	sha256_file(file, size, file_sha);
 
 	printf("  ULP:           %s\n", ulp);
@@ -347,18 +333,18 @@ int main(int argc, char **argv)
 	show_tls_stat();
 
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
-		fail("the sending child failed");
+		ku_die("the sending child failed");
 	if (got != size)
-		fail("received %llu of %llu bytes", (unsigned long long)got,
-		     (unsigned long long)size);
+		ku_die("received %llu of %llu bytes", (unsigned long long)got,
+		       (unsigned long long)size);
 	if (first_diff != UINT64_MAX)
-		fail("data differs from byte %llu on",
-		     (unsigned long long)first_diff);
+		ku_die("data differs from byte %llu on",
+		       (unsigned long long)first_diff);
 	if (strcmp(file_sha, recv_sha))
-		fail("SHA-256 differs");
+		ku_die("SHA-256 differs");
 	if (tx_seq != UINT64_MAX && tx_seq != rx_seq)
-		fail("sender counted %llu records, receiver %llu",
-		     (unsigned long long)tx_seq, (unsigned long long)rx_seq);
+		ku_die("sender counted %llu records, receiver %llu",
+		       (unsigned long long)tx_seq, (unsigned long long)rx_seq);
 	printf("OK: file moved through %s and verified\n", ulp);
 	close(s);
 	close(file);

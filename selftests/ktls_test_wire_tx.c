@@ -215,6 +215,48 @@ TEST_F(wire, tx_msg_more_one_record)
 	EXPECT_EQ(1, wire_expect_data(_metadata, self, data, sizeof(data)));
 }
 
+/*
+ * Whole records sealed during a MSG_MORE send reach the peer without a
+ * further send.  TCP may hold them back a moment, as it holds back any
+ * MSG_MORE data short of a segment, but its probe timer sends them when
+ * nothing else is in flight.  (The soak found ktls leaving records it had
+ * sealed in place in TCP's queue unpushed and without that timer: with
+ * the sender's buffer full the application never sent again, and both
+ * directions of a connection stalled for good.)  Only the open record's
+ * bytes wait.  Full records, then (ktls only) records of 1000 bytes, which
+ * the writer always seals itself, never a worker that pushes on its own.
+ */
+TEST_F(wire, tx_msg_more_full_records_go)
+{
+	size_t sizes[] = { CC_MAX_PLAINTEXT, 1000 }, i;
+	unsigned char *data = random_buf(3 * CC_MAX_PLAINTEXT + 101, 52);
+
+	ASSERT_NE(NULL, data);
+	wire_keys(_metadata, self, variant, 0);
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		size_t whole = 3 * sizes[i];
+		uint16_t v = sizes[i];
+
+		if (sizes[i] != CC_MAX_PLAINTEXT) {
+			if (ku_ulp_is_intree())
+				break;	/* no TLS_TX_MAX_PAYLOAD_LEN on 6.1 */
+			ASSERT_EQ(0, setsockopt(self->tls, SOL_TLS,
+						TLS_TX_MAX_PAYLOAD_LEN, &v,
+						sizeof(v)));
+		}
+		ASSERT_EQ((ssize_t)(whole + 100),
+			  send(self->tls, data, whole + 100, MSG_MORE));
+		/* The raw side's reads time out after 10 s. */
+		EXPECT_EQ(3, wire_expect_data(_metadata, self, data, whole)) {
+			TH_LOG("records of %zu bytes", sizes[i]);
+		}
+		ASSERT_EQ(1, send(self->tls, data + whole + 100, 1, 0));
+		EXPECT_EQ(1, wire_expect_data(_metadata, self, data + whole,
+					      101));
+	}
+	free(data);
+}
+
 TEST_F(wire, tx_control_record)
 {
 	unsigned char rec[CC_MAX_RECORD], pt[CC_MAX_PLAINTEXT + 1];

@@ -17,6 +17,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* For programs that stop at the first failure: prints "FAIL: " and the
+ * message on stdout and exits with status 1. */
+void ku_die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
+						 noreturn));
+
 /* $KTLS_ULP, or "ktls" when it is unset or empty. */
 const char *ku_ulp_name(void);
 /* Whether ku_ulp_name() is the in-tree module ("tls"). */

@@ -33,22 +33,9 @@
 #include <linux/tls.h>
 
 #include "../../uapi/ktls.h"
+#include "../lib/ktls_util.h"
 
 #define BUF_SIZE	(64 * 1024)
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-						      noreturn));
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("FAIL: ", stdout);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	exit(1);
-}
 
 static uint8_t pattern(uint64_t off, uint8_t seed)
 {
@@ -66,8 +53,8 @@ static void set_key(int fd, int optname, uint16_t version, uint8_t seed)
 	memset(ci.salt, seed ^ 0x5a, sizeof(ci.salt));
 	memset(ci.iv, seed ^ 0xa5, sizeof(ci.iv));
 	if (setsockopt(fd, SOL_TLS, optname, &ci, sizeof(ci)))
-		fail("setsockopt(%s): %s", optname == TLS_TX ? "TLS_TX" :
-		     "TLS_RX", strerror(errno));
+		ku_die("setsockopt(%s): %s", optname == TLS_TX ? "TLS_TX" :
+		       "TLS_RX", strerror(errno));
 }
 
 static void attach(int fd, bool server, uint16_t version)
@@ -75,7 +62,7 @@ static void attach(int fd, bool server, uint16_t version)
 	const char *ulp = getenv("KTLS_ULP") ? getenv("KTLS_ULP") : "ktls";
 
 	if (setsockopt(fd, SOL_TCP, TCP_ULP, ulp, strlen(ulp)))
-		fail("TCP_ULP %s: %s", ulp, strerror(errno));
+		ku_die("TCP_ULP %s: %s", ulp, strerror(errno));
 	/* client to server: key 1; server to client: key 2 */
 	set_key(fd, TLS_TX, version, server ? 2 : 1);
 	set_key(fd, TLS_RX, version, server ? 1 : 2);
@@ -95,8 +82,8 @@ static void send_all(int fd, uint64_t size, uint8_t seed)
 			buf[i] = pattern(off + i, seed);
 		r = send(fd, buf, n, 0);
 		if (r < 0)
-			fail("send at %llu: %s", (unsigned long long)off,
-			     strerror(errno));
+			ku_die("send at %llu: %s", (unsigned long long)off,
+			       strerror(errno));
 		off += r;
 	}
 }
@@ -112,15 +99,15 @@ static void recv_all(int fd, uint64_t size, uint8_t seed)
 		ssize_t i;
 
 		if (r < 0)
-			fail("recv at %llu: %s", (unsigned long long)off,
-			     strerror(errno));
+			ku_die("recv at %llu: %s", (unsigned long long)off,
+			       strerror(errno));
 		if (r == 0)
-			fail("EOF at %llu of %llu", (unsigned long long)off,
-			     (unsigned long long)size);
+			ku_die("EOF at %llu of %llu", (unsigned long long)off,
+			       (unsigned long long)size);
 		for (i = 0; i < r; i++)
 			if (buf[i] != pattern(off + i, seed))
-				fail("byte %llu differs",
-				     (unsigned long long)(off + i));
+				ku_die("byte %llu differs",
+				       (unsigned long long)(off + i));
 		off += r;
 	}
 }
@@ -138,14 +125,14 @@ static void hold(int fd, const char *file)
 	for (i = 0; i < 300 && stat(file, &st); i++)
 		usleep(100 * 1000);
 	if (i == 300)
-		fail("%s did not appear", file);
+		ku_die("%s did not appear", file);
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	memset(buf, 'x', sizeof(buf));
 	r = send(fd, buf, sizeof(buf), MSG_DONTWAIT);
 	printf("after %s: send returned %zd (%s)\n", file, r,
 	       r < 0 ? strerror(errno) : "queued");
 	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)))
-		fail("SO_LINGER: %s", strerror(errno));
+		ku_die("SO_LINGER: %s", strerror(errno));
 }
 
 int main(int argc, char **argv)
@@ -186,25 +173,25 @@ int main(int argc, char **argv)
 
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0)
-		fail("socket: %s", strerror(errno));
+		ku_die("socket: %s", strerror(errno));
 	if (server) {
 		int lfd = fd;
 
 		setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
 		    listen(lfd, 1))
-			fail("bind/listen: %s", strerror(errno));
+			ku_die("bind/listen: %s", strerror(errno));
 		printf("listening\n");
 		fflush(stdout);
 		fd = accept(lfd, NULL, NULL);
 		if (fd < 0)
-			fail("accept: %s", strerror(errno));
+			ku_die("accept: %s", strerror(errno));
 		close(lfd);
 	} else {
 		if (inet_pton(AF_INET, argv[2], &sa.sin_addr) != 1)
-			fail("bad address %s", argv[2]);
+			ku_die("bad address %s", argv[2]);
 		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
-			fail("connect: %s", strerror(errno));
+			ku_die("connect: %s", strerror(errno));
 	}
 	if (!plain)
 		attach(fd, server, version);

@@ -1010,12 +1010,18 @@ static uint64_t moved_so_far(struct worker *w)
 	return sum;
 }
 
-/* Sleep until @t, printing progress every @every seconds. */
+/*
+ * Sleep until @t, printing progress at every multiple of @every seconds
+ * since @start that is still ahead (a second call goes on from where the
+ * first stopped, rather than printing the past lines again at once).
+ */
 static void wait_progress(struct worker *w, double start, double t,
 			  double every)
 {
 	double next = start + every;
 
+	while (next <= now_s())
+		next += every;
 	while (next < t) {
 		sleep_until(next);
 		printf("# %.0f s: %.1f MiB moved\n", next - start,
