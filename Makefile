@@ -29,14 +29,36 @@
 #                   handshakes in flight, ROUNDS rounds (100); SEED replays
 #   make clean
 #
-# KDIR selects the kernel build tree.  The default is the Debian 6.1 headers
-# matching the kernel the VM boots (resolved by scripts/deps); for the
-# running kernel of a real host: make KDIR=/lib/modules/$(uname -r)/build
+# KTLS_KERNEL picks the Debian 12 kernel line: 6.1 (default, the stock
+# kernel) or 6.12 (linux-image-6.12.*+deb12-amd64).  It is passed on to
+# scripts/deps and scripts/vm, which boot that kernel; the mapping below
+# mirrors scripts/lib/kernel.sh.  For 6.12, ktls.ko, ktls_sim.ko and the
+# handshake test module are built from a copy of their sources in
+# build/kernel-6.12/ (kmod/ holds 6.1's build), against the headers that
+# scripts/deps unpacked into the cache.
+#
+# KDIR selects the kernel build tree.  The default is the Debian headers of
+# KTLS_KERNEL matching the kernel the VM boots (resolved by scripts/deps);
+# for the running kernel of a real host:
+# make KDIR=/lib/modules/$(uname -r)/build
 
 KTLS_CACHE ?= /var/cache/ktls
-export KTLS_CACHE
+KTLS_KERNEL ?= 6.1
+export KTLS_CACHE KTLS_KERNEL
+ifeq ($(KTLS_KERNEL),6.1)
 KVER := $(shell cat $(KTLS_CACHE)/kver 2>/dev/null)
 KDIR ?= /usr/src/linux-headers-$(KVER)
+KBUILD_TOP := $(CURDIR)
+else ifeq ($(KTLS_KERNEL),6.12)
+KVER := $(shell cat $(KTLS_CACHE)/kver-6.12 2>/dev/null)
+KDIR ?= $(KTLS_CACHE)/headers-$(KVER)/usr/src/linux-headers-$(KVER)
+KBUILD_TOP := $(CURDIR)/build/kernel-6.12
+else
+$(error KTLS_KERNEL must be 6.1 or 6.12, not '$(KTLS_KERNEL)')
+endif
+# Where ktls.ko is built, and the handshake test module.
+KMOD := $(KBUILD_TOP)/kmod
+KCONSUMER := $(KBUILD_TOP)/selftests/handshake/kconsumer
 
 .PHONY: all kmod helper selftests deps check demo install uninstall clean
 
@@ -44,9 +66,19 @@ all: kmod helper selftests
 
 kmod:
 	@test -d "$(KDIR)" || { echo "KDIR '$(KDIR)' not found: run scripts/deps or set KDIR" >&2; exit 1; }
-	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod W=1 modules
-	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod/sim W=1 \
-		KBUILD_EXTRA_SYMBOLS=$(CURDIR)/kmod/Module.symvers modules
+ifneq ($(KBUILD_TOP),$(CURDIR))
+	@# Sources only (cp -p keeps their times, so make rebuilds what
+	@# changed); Kbuild's own files stay behind.
+	mkdir -p $(KMOD)/sim $(KBUILD_TOP)/uapi $(KCONSUMER)
+	cp -p kmod/Kbuild kmod/*.h $(filter-out %.mod.c,$(wildcard kmod/*.c)) $(KMOD)/
+	cp -p kmod/sim/Kbuild $(filter-out %.mod.c,$(wildcard kmod/sim/*.c)) $(KMOD)/sim/
+	cp -p uapi/*.h $(KBUILD_TOP)/uapi/
+	cp -p selftests/handshake/kconsumer/Kbuild \
+		$(filter-out %.mod.c,$(wildcard selftests/handshake/kconsumer/*.c)) $(KCONSUMER)/
+endif
+	$(MAKE) -C $(KDIR) M=$(KMOD) W=1 modules
+	$(MAKE) -C $(KDIR) M=$(KMOD)/sim W=1 \
+		KBUILD_EXTRA_SYMBOLS=$(KMOD)/Module.symvers modules
 
 # ktlsd and libktls (helper/): the handshake agent and its library.
 helper:
@@ -55,7 +87,8 @@ helper:
 # selftests/handshake's test module links against kmod/Module.symvers.
 selftests: helper kmod
 	$(MAKE) -C selftests
-	$(MAKE) -C selftests/handshake
+	$(MAKE) -C selftests/handshake KDIR=$(KDIR) KCONSUMER_DIR=$(KCONSUMER) \
+		KTLS_SYMVERS=$(KMOD)/Module.symvers
 	$(MAKE) -C selftests/interop
 	$(MAKE) -C selftests/soak
 	$(MAKE) -C selftests/campaign
@@ -78,12 +111,12 @@ demo: deps
 MODPROBE_CONF := $(INSTALL_MOD_PATH)/etc/modprobe.d/ktls.conf
 
 install: kmod
-	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod modules_install
+	$(MAKE) -C $(KDIR) M=$(KMOD) modules_install
 	install -D -m 0644 kmod/ktls-modprobe.conf $(MODPROBE_CONF)
 
 uninstall:
 	rm -f $(MODPROBE_CONF)
-	krel=$$(modinfo -F vermagic kmod/ktls.ko | cut -d' ' -f1) && \
+	krel=$$(modinfo -F vermagic $(KMOD)/ktls.ko | cut -d' ' -f1) && \
 	test -n "$$krel" && \
 	rm -f $(INSTALL_MOD_PATH)/lib/modules/$$krel/extra/ktls.ko && \
 	{ test -n "$(INSTALL_MOD_PATH)" || depmod "$$krel"; }
@@ -91,6 +124,7 @@ uninstall:
 clean:
 	-test -d "$(KDIR)" && $(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean
 	-test -d "$(KDIR)" && $(MAKE) -C $(KDIR) M=$(CURDIR)/kmod/sim clean
+	rm -rf build/kernel-6.12
 	$(MAKE) -C selftests clean
 	$(MAKE) -C helper clean
 	$(MAKE) -C selftests/handshake clean

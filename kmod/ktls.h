@@ -63,6 +63,7 @@
 #include "record.h"	/* constants, record layout, rx_parse.c */
 #include "handshake.h"	/* the upcall's in-kernel API */
 #include "ktls_dev.h"	/* the NIC drivers' interface */
+#include "compat.h"	/* the differences between kernels */
 
 #define KTLS_ULP_NAME		"ktls"
 /* The in-tree module's name, also answered with ulp_tls_alias=1 (ulp.c). */
@@ -148,7 +149,7 @@ struct ktls_tx {
 	/* The record last given to the worker (maybe done by now). */
 	struct ktls_tx_rec *crypt_busy;
 	bool in_push;		/* a writer is pushing: inside
-				 * do_tcp_sendpages() or waiting for room */
+				 * ktls_tcp_send_page() or waiting for room */
 	bool close_later;	/* the open record failed to close (memory) */
 	bool fin_pending;	/* shutdown(SHUT_WR) came while records were
 				 * short of TCP: the FIN follows them */
@@ -254,8 +255,10 @@ struct ktls_tx_ops {
 	bool (*open)(const struct ktls_ctx *ctx);	/* a record has data */
 	/* No lock held: each takes what it needs. */
 	int (*sendmsg)(struct sock *sk, struct msghdr *msg, size_t size);
+#ifdef KTLS_COMPAT_SENDPAGE
 	int (*sendpage)(struct sock *sk, struct page *page, int offset,
 			size_t size, int flags);
+#endif
 	void (*flush)(struct sock *sk);		/* splice_eof */
 	/* shutdown(SHUT_WR): closed records to TCP ahead of the FIN; true
 	 * if the FIN must wait for them (the path sends it itself). */

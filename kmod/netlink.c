@@ -141,7 +141,7 @@ static int ktls_nl_accept(struct sk_buff *skb, struct genl_info *info)
 				KTLS_CMD_ACCEPT);
 	if (!hdr)
 		goto err_msg;
-	fd = receive_fd(file, O_CLOEXEC);
+	fd = ktls_receive_fd(file, O_CLOEXEC);
 	if (fd < 0) {
 		err = fd;
 		goto err_msg;

@@ -936,9 +936,9 @@ static int rx_read(struct sock *sk, struct ktls_ctx *ctx, struct msghdr *msg,
 			rx_seg_consume(rx, &seg, got);
 		}
 		if (got != n) {
-			/* The splice core sized the pipe iterator to the room
-			 * in the pipe: a short copy means a page for it could
-			 * not be allocated. */
+			/* The splice core sized the pipe's iterator to the
+			 * room in the pipe (ktls_splice_to_pipe): a short
+			 * copy means a page for it could not be allocated. */
 			err = splice ? -ENOMEM : -EFAULT;
 			break;
 		}
@@ -969,15 +969,19 @@ static int ktls_rx_sw_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 
 /* splice(2) from the socket: decrypted data records, copied into the pipe;
  * a control record at the head fails with EINVAL and stays queued. */
+static int rx_splice_fill(struct sock *sk, struct msghdr *msg, size_t len,
+			  int flags)
+{
+	return rx_read(sk, ktls_get_ctx(sk), msg, len, flags, true);
+}
+
 static ssize_t ktls_rx_sw_splice_read(struct sock *sk,
 				   struct pipe_inode_info *pipe, size_t len,
 				   unsigned int flags)
 {
-	struct msghdr msg = {};
-
-	iov_iter_pipe(&msg.msg_iter, ITER_DEST, pipe, len);
-	return rx_read(sk, ktls_get_ctx(sk), &msg, len,
-		       flags & SPLICE_F_NONBLOCK ? MSG_DONTWAIT : 0, true);
+	return ktls_splice_to_pipe(sk, pipe, len,
+				flags & SPLICE_F_NONBLOCK ? MSG_DONTWAIT : 0,
+				rx_splice_fill);
 }
 
 static bool ktls_rx_sw_readable(struct ktls_ctx *ctx)

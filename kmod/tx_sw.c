@@ -10,9 +10,11 @@
  *   '------ prepend -------'
  *
  * Plaintext is copied once from the caller, encrypted in place, and the
- * pages are handed to TCP with do_tcp_sendpages(), which takes its own
- * page references: no second copy.  Each frag holds a page reference of
- * ours until TCP has taken the whole record.
+ * pages are handed to TCP with ktls_tcp_send_page() (compat.h:
+ * do_tcp_sendpages() on 6.1, tcp_sendmsg_locked() with MSG_SPLICE_PAGES
+ * later), which takes its own page references: no second copy.  Each
+ * frag holds a page reference of ours until TCP has taken the whole
+ * record.
  *
  * Records live in a ring of KTLS_TX_RECS slots (tx.recs, each allocated
  * the first time it is used), oldest first.  A record goes
@@ -524,20 +526,21 @@ static int tx_wait_room(struct sock *sk, struct ktls_tx *tx)
  * holds all of those, or a negative errno (-EAGAIN when the socket is full
  * and we may not wait); what was handed over stays handed over.
  *
- * @flags with MSG_MORE (or MSG_SENDPAGE_NOTLAST) says the caller has more
- * for TCP soon.  TCP hears that in two ways.  MSG_SENDPAGE_NOTLAST skips
- * TCP's push entirely, so it is only for a call that another call of this
- * loop follows at once.  The last call says MSG_MORE: TCP then holds back
- * what is short of a segment, but still sends it when an ACK comes or,
- * with nothing in flight, from its probe timer.  Data left unpushed
- * instead has neither: if the writer is then told the socket is full, it
- * never calls again, and the stream stalls until the peer sends something.
+ * @flags with KTLS_MSG_MORE_IN says the caller has more for TCP soon.
+ * On 6.1 TCP hears that in two ways.  MSG_SENDPAGE_NOTLAST
+ * (KTLS_MSG_MORE_TCP) skips TCP's push entirely, so it is only for a call
+ * that another call of this loop follows at once.  The last call says
+ * MSG_MORE: TCP then holds back what is short of a segment, but still
+ * sends it when an ACK comes or, with nothing in flight, from its probe
+ * timer.  Data left unpushed instead has neither: if the writer is then
+ * told the socket is full, it never calls again, and the stream stalls
+ * until the peer sends something.  (Since 6.5 both are MSG_MORE.)
  */
 static int tx_push(struct sock *sk, struct ktls_tx *tx, int flags)
 {
-	int more = flags & (MSG_MORE | MSG_SENDPAGE_NOTLAST) ? MSG_MORE : 0;
+	int more = flags & KTLS_MSG_MORE_IN ? MSG_MORE : 0;
 
-	flags &= ~(MSG_MORE | MSG_SENDPAGE_NOTLAST);
+	flags &= ~KTLS_MSG_MORE_IN;
 	while (tx_head_sealed(tx)) {
 		struct ktls_tx_rec *r = tx_rec(tx, 0);
 
@@ -555,13 +558,13 @@ static int tx_push(struct sock *sk, struct ktls_tx *tx, int flags)
 			if (r->push_frag + 1 < r->nfrags ||
 			    (tx->count > 1 &&
 			     tx_rec_state(tx_rec(tx, 1)) == KTLS_REC_SEALED))
-				fl |= MSG_SENDPAGE_NOTLAST;
+				fl |= KTLS_MSG_MORE_TCP;
 			else
 				fl |= more;
 			tx->in_push = true;
-			ret = do_tcp_sendpages(sk, f->page,
-					       f->off + r->push_off,
-					       f->len - r->push_off, fl);
+			ret = ktls_tcp_send_page(sk, f->page,
+						 f->off + r->push_off,
+						 f->len - r->push_off, fl);
 			if (!ret)
 				ret = -EAGAIN;
 			/* Room came: try the same frag again. */
@@ -702,15 +705,16 @@ static int tx_check(struct sock *sk, struct ktls_tx *tx, int flags)
 }
 
 /*
- * Move everything in @from into records of @type.  With MSG_MORE (or
- * MSG_SENDPAGE_NOTLAST) the last record stays open for the next call.
+ * Move everything in @from into records of @type.  With MSG_MORE (or, on
+ * 6.1, MSG_SENDPAGE_NOTLAST: KTLS_MSG_MORE_IN) the last record stays open
+ * for the next call.
  * Called with tx_lock and the socket lock held.  Returns bytes taken or a
  * negative errno if none were.
  */
 static int tx_write(struct sock *sk, struct ktls_ctx *ctx,
 		    struct iov_iter *from, int flags, u8 type)
 {
-	bool more = flags & (MSG_MORE | MSG_SENDPAGE_NOTLAST);
+	bool more = flags & KTLS_MSG_MORE_IN;
 	int tcp_flags = flags & (MSG_DONTWAIT | MSG_NOSIGNAL);
 	struct ktls_tx *tx = &ctx->tx;
 	size_t left = iov_iter_count(from);
@@ -809,8 +813,10 @@ static int ktls_tx_sw_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 	struct cmsghdr *cmsg;
 	int ret;
 
+	/* sendfile() and splice() arrive here too on kernels without
+	 * sendpage (KTLS_MSG_SPLICE_IN). */
 	if (msg->msg_flags & ~(MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL |
-			       MSG_EOR | MSG_CMSG_COMPAT))
+			       MSG_EOR | MSG_CMSG_COMPAT | KTLS_MSG_SPLICE_IN))
 		return -EOPNOTSUPP;
 
 	for_each_cmsghdr(cmsg, msg) {
@@ -835,6 +841,7 @@ static int ktls_tx_sw_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 	return ret;
 }
 
+#ifdef KTLS_COMPAT_SENDPAGE
 /* sendfile() and splice() to the socket arrive here one page at a time. */
 static int ktls_tx_sw_sendpage(struct sock *sk, struct page *page, int offset,
 			    size_t size, int flags)
@@ -861,6 +868,7 @@ static int ktls_tx_sw_sendpage(struct sock *sk, struct page *page, int offset,
 	mutex_unlock(&ctx->tx_lock);
 	return ret;
 }
+#endif
 
 static int tx_nonblock_flags(struct sock *sk)
 {
@@ -1043,7 +1051,7 @@ static void ktls_tx_sw_write_space(struct sock *sk)
 {
 	struct ktls_ctx *ctx = ktls_get_ctx(sk);
 
-	/* While do_tcp_sendpages() waits for room, it is the one to wake. */
+	/* While a writer pushes or waits for room, it is the one to wake. */
 	if (tx_head_sealed(&ctx->tx) && !ctx->tx.in_push)
 		mod_delayed_work(system_wq, &ctx->tx.work, 0);
 	ctx->sk_write_space(sk);
@@ -1210,7 +1218,9 @@ const struct ktls_tx_ops ktls_tx_sw_ops = {
 	.rekey		= ktls_tx_sw_rekey,
 	.open		= ktls_tx_sw_open,
 	.sendmsg	= ktls_tx_sw_sendmsg,
+#ifdef KTLS_COMPAT_SENDPAGE
 	.sendpage	= ktls_tx_sw_sendpage,
+#endif
 	.flush		= ktls_tx_sw_flush,
 	.drain		= ktls_tx_sw_drain,
 	.write_space	= ktls_tx_sw_write_space,

@@ -6,9 +6,10 @@
  * ktls_ulp_init(), which allocates a struct ktls_ctx and switches the socket
  * to a copy of its TCP proto whose setsockopt/getsockopt/close/disconnect
  * are ours.  Installing a TX or RX key (sockopt.c) then moves the socket to
- * the variant of the table that also routes sendmsg/sendpage or recvmsg
- * through the direction's ops (ktls_ulp_attach_tx/rx); a handshake in
- * progress keeps it on the gate table instead.  Every switch goes through
+ * the variant of the table that also routes sendmsg (and sendpage, on
+ * kernels that have it) or recvmsg through the direction's ops
+ * (ktls_ulp_attach_tx/rx); a handshake in progress keeps it on the gate
+ * table instead.  Every switch goes through
  * __ktls_switch_proto().  The tables are built once per base proto (IPv4
  * and IPv6 TCP), lazily, because tcpv6_prot may live in a module.
  *
@@ -66,12 +67,14 @@ static int ktls_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 	return ktls_get_ctx(sk)->tx_ops->sendmsg(sk, msg, size);
 }
 
+#ifdef KTLS_COMPAT_SENDPAGE
 static int ktls_sendpage(struct sock *sk, struct page *page, int offset,
 			 size_t size, int flags)
 {
 	return ktls_get_ctx(sk)->tx_ops->sendpage(sk, page, offset, size,
 						  flags);
 }
+#endif
 
 static void ktls_splice_eof(struct socket *sock)
 {
@@ -171,6 +174,7 @@ static int ktls_gate_sendmsg(struct sock *sk, struct msghdr *msg,
 	return ktls_gate_real(sk)->sendmsg(sk, msg, size);
 }
 
+#ifdef KTLS_COMPAT_SENDPAGE
 static int ktls_gate_sendpage(struct sock *sk, struct page *page,
 			      int offset, size_t size, int flags)
 {
@@ -178,6 +182,7 @@ static int ktls_gate_sendpage(struct sock *sk, struct page *page,
 		return -EBUSY;
 	return ktls_gate_real(sk)->sendpage(sk, page, offset, size, flags);
 }
+#endif
 
 static void ktls_gate_splice_eof(struct socket *sock)
 {
@@ -291,12 +296,16 @@ static void ktls_build_tables(struct ktls_family *f, const struct proto *base,
 
 			if (tx != KTLS_CONF_BASE) {
 				p->sendmsg = ktls_sendmsg;
+#ifdef KTLS_COMPAT_SENDPAGE
 				p->sendpage = ktls_sendpage;
+#endif
 				p->splice_eof = ktls_splice_eof;
 				/* In-kernel senders would bypass the record
 				 * layer through these; refuse them. */
 				o->sendmsg_locked = NULL;
+#ifdef KTLS_COMPAT_SENDPAGE
 				o->sendpage_locked = NULL;
+#endif
 				o->shutdown = ktls_shutdown;
 			}
 			if (rx != KTLS_CONF_BASE) {
@@ -314,7 +323,9 @@ static void ktls_build_tables(struct ktls_family *f, const struct proto *base,
 	f->gate = f->protos[KTLS_CONF_BASE][KTLS_CONF_BASE];
 	f->gate_ops = f->ops[KTLS_CONF_BASE][KTLS_CONF_BASE];
 	f->gate.sendmsg = ktls_gate_sendmsg;
+#ifdef KTLS_COMPAT_SENDPAGE
 	f->gate.sendpage = ktls_gate_sendpage;
+#endif
 	f->gate.splice_eof = ktls_gate_splice_eof;
 	f->gate.recvmsg = ktls_gate_recvmsg;
 	f->gate.sock_is_readable = ktls_gate_readable;
@@ -322,7 +333,9 @@ static void ktls_build_tables(struct ktls_family *f, const struct proto *base,
 	/* In-kernel readers and writers have no business with a stream in
 	 * the middle of a handshake. */
 	f->gate_ops.sendmsg_locked = NULL;
+#ifdef KTLS_COMPAT_SENDPAGE
 	f->gate_ops.sendpage_locked = NULL;
+#endif
 	f->gate_ops.read_sock = NULL;
 	f->gate_ops.read_skb = NULL;
 	f->gate_ops.splice_read = NULL;

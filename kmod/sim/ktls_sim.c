@@ -37,6 +37,7 @@
 #include <net/tls.h>
 
 #include "ktls_dev.h"
+#include "compat.h"
 
 #define KSIM_DRV_NAME	"ktls_sim"
 #define KSIM_PEER_NAME	"ktlssim%d"
@@ -240,7 +241,8 @@ static void ksim_setup(struct net_device *dev)
 	dev->priv_flags |= IFF_LIVE_ADDR_CHANGE | IFF_NO_QUEUE;
 	dev->netdev_ops = &ksim_netdev_ops;
 	dev->ethtool_ops = &ksim_ethtool_ops;
-	dev->features |= KSIM_FEATURES | KSIM_TLS | NETIF_F_LLTX;
+	dev->features |= KSIM_FEATURES | KSIM_TLS;
+	ktls_netdev_set_lltx(dev);
 	dev->hw_features = KSIM_FEATURES | KSIM_TLS;
 	dev->max_mtu = ETH_MAX_MTU;
 	dev->needs_free_netdev = true;
