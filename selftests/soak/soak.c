@@ -1022,7 +1022,7 @@ static void wait_progress(struct worker *w, double start, double t,
 
 	while (next <= now_s())
 		next += every;
-	while (next < t) {
+	while (next <= t) {
 		sleep_until(next);
 		printf("# %.0f s: %.1f MiB moved\n", next - start,
 		       moved_so_far(w) / 1048576.0);
