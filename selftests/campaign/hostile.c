@@ -210,6 +210,18 @@ static void add_item(struct session *s, int type, bool ku, size_t off,
 	s->items[s->nitems++] = (struct item){ type, ku, off, len };
 }
 
+/*
+ * The wire so far ends a record: every byte of the wire belongs to one of
+ * rec_end[]'s records, which the split writer walks (it must never look
+ * past the last).
+ */
+static void mark_record_end(struct session *s)
+{
+	s->rec_end = grow(s->rec_end, &s->rec_cap, s->nrec + 1,
+			  sizeof(*s->rec_end));
+	s->rec_end[s->nrec++] = s->wire_len;
+}
+
 /* Seal one record; @expected: the reader must get it. */
 static void put_record(struct session *s, struct cc_state *st, int type,
 		       const unsigned char *data, size_t len, size_t pad,
@@ -224,9 +236,7 @@ static void put_record(struct session *s, struct cc_state *st, int type,
 	if (n < 0)
 		cm_fail("cc_seal: %s", strerror((int)-n));
 	s->wire_len += n;
-	s->rec_end = grow(s->rec_end, &s->rec_cap, s->nrec + 1,
-			  sizeof(*s->rec_end));
-	s->rec_end[s->nrec++] = s->wire_len;
+	mark_record_end(s);
 	s->records++;
 	if (!expected)
 		return;
@@ -247,9 +257,7 @@ static void put_raw(struct session *s, const unsigned char *p, size_t len)
 	s->wire = grow(s->wire, &s->wire_cap, s->wire_len + len, 1);
 	memcpy(s->wire + s->wire_len, p, len);
 	s->wire_len += len;
-	s->rec_end = grow(s->rec_end, &s->rec_cap, s->nrec + 1,
-			  sizeof(*s->rec_end));
-	s->rec_end[s->nrec++] = s->wire_len;
+	mark_record_end(s);
 }
 
 static void fill_content(uint64_t *r, unsigned char *p, size_t len)
@@ -400,6 +408,7 @@ static void build_script(struct session *s, unsigned long max_records)
 		if ((ssize_t)n < 0)
 			cm_fail("cc_seal_inner");
 		s->wire_len += n;
+		mark_record_end(s);
 		s->records++;
 		break;
 	case END_EMPTY:
@@ -415,6 +424,7 @@ static void build_script(struct session *s, unsigned long max_records)
 		if ((ssize_t)n < 0)
 			cm_fail("cc_seal_inner: %s", strerror((int)-n));
 		s->wire_len += n;
+		mark_record_end(s);
 		s->records++;
 		break;
 	case END_BAD_TAG:
@@ -519,8 +529,12 @@ static void *writer_main(void *arg)
 		switch (s->wmode) {
 		case WM_SPLIT: {
 			size_t start = rec ? s->rec_end[rec - 1] : 0;
-			size_t rlen = s->rec_end[rec] - start;
+			size_t rlen;
 
+			if (rec >= s->nrec)	/* a bug of the script */
+				cm_fail("session %lu: wire byte %zu is in no "
+					"record", s->index, off);
+			rlen = s->rec_end[rec] - start;
 			/* Record i: split i % (len - 1) + 1 bytes in. */
 			if (off == start && rlen > 1)
 				chunk = rec % (rlen - 1) + 1;
