@@ -50,10 +50,10 @@
  * in the stream (so each arrives exactly once, in order), every control
  * record with its type and content; FNV-1a checksums of all data sealed
  * and read are printed.  Every wait is bounded (SO_RCVTIMEO, poll and
- * epoll timeouts: -w).  At the end the counters of the namespace must
- * agree: TlsDecryptError = bad_tag sessions, TlsRxRekeyOk = keys
- * installed, TlsRxRekeyReceived between KeyUpdates read and sent,
- * TlsCurrRxSw back to 0.
+ * epoll timeouts: -w, default 20 s times $KTLS_VM_SLOWDOWN).  At the end
+ * the counters of the namespace must agree: TlsDecryptError = bad_tag
+ * sessions, TlsRxRekeyOk = keys installed, TlsRxRekeyReceived between
+ * KeyUpdates read and sent, TlsCurrRxSw back to 0.
  *
  * Usage: ktls_hostile [-s SEED] [-n RECORDS] [-t SECONDS] [-k FIRST]
  *                     [-w WAIT_MS] [-v]
@@ -1057,6 +1057,8 @@ int main(int argc, char **argv)
 	unsigned long max_records = 100000, idx;
 	double seconds = 0, t0, dt, shown;
 	long derr0, rok0, rrecv0;
+	const char *slow = getenv("KTLS_VM_SLOWDOWN");
+	bool wait_set = false;
 	int opt, err, k, fds;
 
 	g.seed = cm_mix((uint64_t)time(NULL), getpid(), 0) & 0xffffffffffULL;
@@ -1076,6 +1078,7 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			g.wait_ms = strtoul(optarg, NULL, 0);
+			wait_set = true;
 			break;
 		case 'v':
 			g.verbose = true;
@@ -1087,6 +1090,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* A slow kernel (the debug one: KASAN, lockdep) stretches every
+	 * wait, a byte-by-byte writer's most of all. */
+	if (!wait_set && slow && atoi(slow) > 1)
+		g.wait_ms *= atoi(slow);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	printf("# hostile: seed %#" PRIx64 ", up to %lu records%s\n", g.seed,
