@@ -77,6 +77,17 @@ void ktls_dev_put(struct ktls_dev *kd)
 		call_rcu(&kd->rcu, ktls_dev_free_rcu);
 }
 
+/* The device and ops of an entry the caller holds a reference on. */
+struct net_device *ktls_dev_netdev(const struct ktls_dev *kd)
+{
+	return kd->dev;
+}
+
+const struct ktls_dev_ops *ktls_dev_ops_of(const struct ktls_dev *kd)
+{
+	return kd->ops;
+}
+
 /* Caller holds ktls_dev_lock. */
 static struct ktls_dev *ktls_dev_find(const struct net_device *dev)
 {
@@ -179,8 +190,10 @@ static void ktls_dev_drop(struct net_device *dev)
 
 void ktls_dev_unregister(struct net_device *dev)
 {
-	if (dev)
-		ktls_dev_drop(dev);
+	if (!dev)
+		return;
+	ktls_tx_dev_netdev_gone(dev);	/* del for each connection */
+	ktls_dev_drop(dev);
 }
 EXPORT_SYMBOL_GPL(ktls_dev_unregister);
 
@@ -287,13 +300,14 @@ static int ktls_dev_event(struct notifier_block *nb, unsigned long event,
 		 * reg_state still NETREG_REGISTERED: the registration stays.
 		 * Unregistering, the device waits for our reference.
 		 */
-		if (dev->reg_state != NETREG_REGISTERED)
+		if (dev->reg_state != NETREG_REGISTERED) {
+			ktls_tx_dev_netdev_gone(dev);
 			ktls_dev_drop(dev);
+		}
 		break;
 	case NETDEV_DOWN:
-	case NETDEV_FEAT_CHANGE:
-		/* Nothing is offloaded yet, so nothing goes back to
-		 * software; the device path hooks in here. */
+		/* Its connections continue in software (tx_dev.c). */
+		ktls_tx_dev_netdev_gone(dev);
 		break;
 	}
 	return NOTIFY_DONE;

@@ -21,7 +21,14 @@
 
 static u16 ktls_conf_uapi(u8 conf)
 {
-	return conf == KTLS_CONF_SW ? TLS_CONF_SW : TLS_CONF_BASE;
+	switch (conf) {
+	case KTLS_CONF_SW:
+		return TLS_CONF_SW;
+	case KTLS_CONF_HW:
+		return TLS_CONF_HW;
+	default:
+		return TLS_CONF_BASE;
+	}
 }
 
 int ktls_diag_get_info(struct sock *sk, struct sk_buff *skb)

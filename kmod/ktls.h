@@ -137,6 +137,10 @@ struct ktls_tx_rec {
 	u32 push_frag;			/* sealed: next frag to hand to TCP */
 	u32 push_off;			/* sealed: offset inside that frag */
 	int err;			/* the worker's encryption result */
+	/* Device mode: what is kept of it for the NIC once its first
+	 * byte goes to TCP (tx_dev.c); allocated when it is sealed, handed
+	 * to tx_dev.c then. */
+	struct ktls_tx_dev_rec *keep;
 };
 
 struct ktls_tx {
@@ -155,6 +159,9 @@ struct ktls_tx {
 				 * short of TCP: the FIN follows them */
 	long timeo;		/* the writer's send timeout left (jiffies) */
 	int err;		/* sticky, negative */
+	/* Device mode (tx_dev.c): records go to TCP in plaintext, for the
+	 * NIC to encrypt.  NULL: software. */
+	struct ktls_tx_dev *dev;
 	/* Finishes a push: after write_space, or retries one that failed
 	 * for memory while TCP had room (tx_push_later). */
 	struct delayed_work work;
@@ -232,6 +239,8 @@ enum ktls_stat {
 	KTLS_STAT_TX_ASYNC_RECLAIMED,
 	KTLS_STAT_TX_FIN_DEFERRED,
 	KTLS_STAT_TX_CLOSE_RESET,
+	KTLS_STAT_TX_DEVICE_REFUSED,
+	KTLS_STAT_TX_DEVICE_FALLBACK,
 	KTLS_STAT_NUM,
 };
 
@@ -294,6 +303,7 @@ struct ktls_rx_ops {
 enum ktls_conf {
 	KTLS_CONF_BASE,		/* direction not configured: plain TCP */
 	KTLS_CONF_SW,		/* software record layer */
+	KTLS_CONF_HW,		/* records built here, crypto on the NIC */
 	KTLS_CONF_NUM,
 };
 
@@ -390,8 +400,58 @@ void ktls_dir_export(const struct ktls_dir *d, const struct ktls_prot *prot,
 
 /* tx_sw.c */
 extern const struct ktls_tx_ops ktls_tx_sw_ops;
+extern const struct ktls_tx_ops ktls_tx_dev_ops;
 int ktls_tx_sw_wq_init(void);
 void ktls_tx_sw_wq_exit(void);
+
+/*
+ * tx_dev.c: the device mode of the TX record layer.  It needs the kernel's
+ * TLS offload hooks (skb->decrypted, clean_acked); without
+ * CONFIG_TLS_DEVICE every direction runs in software.
+ */
+struct ktls_tx_dev;
+struct ktls_tx_dev_rec;
+struct ktls_dev;
+#if IS_ENABLED(CONFIG_TLS_DEVICE)
+int ktls_tx_dev_start(struct sock *sk, struct ktls_ctx *ctx,
+		      struct ktls_dev *kd);
+struct ktls_tx_dev_rec *ktls_tx_dev_rec_alloc(struct sock *sk);
+void ktls_tx_dev_rec_free(struct ktls_tx_dev_rec *e);
+void ktls_tx_dev_rec_sealed(struct ktls_tx_dev_rec *e, const u8 *rec_seq);
+void ktls_tx_dev_rec_pushed(struct ktls_tx_dev *txd, struct ktls_tx_dev_rec *e,
+			    u32 seq, const struct ktls_frag *frags,
+			    unsigned int nfrags);
+bool ktls_tx_dev_closed(struct sock *sk, struct ktls_ctx *ctx);
+void ktls_tx_dev_netdev_gone(struct net_device *dev);
+int ktls_tx_dev_init(void);
+void ktls_tx_dev_exit(void);
+#else
+void ktls_dev_put(struct ktls_dev *kd);
+static inline int ktls_tx_dev_start(struct sock *sk, struct ktls_ctx *ctx,
+				    struct ktls_dev *kd)
+{
+	ktls_dev_put(kd);
+	return -EOPNOTSUPP;
+}
+static inline struct ktls_tx_dev_rec *ktls_tx_dev_rec_alloc(struct sock *sk)
+{
+	return NULL;
+}
+static inline void ktls_tx_dev_rec_free(struct ktls_tx_dev_rec *e) {}
+static inline void ktls_tx_dev_rec_sealed(struct ktls_tx_dev_rec *e,
+					  const u8 *rec_seq) {}
+static inline void ktls_tx_dev_rec_pushed(struct ktls_tx_dev *txd,
+					  struct ktls_tx_dev_rec *e, u32 seq,
+					  const struct ktls_frag *frags,
+					  unsigned int nfrags) {}
+static inline bool ktls_tx_dev_closed(struct sock *sk, struct ktls_ctx *ctx)
+{
+	return false;
+}
+static inline void ktls_tx_dev_netdev_gone(struct net_device *dev) {}
+static inline int ktls_tx_dev_init(void) { return 0; }
+static inline void ktls_tx_dev_exit(void) {}
+#endif
 
 /* rx_parse.c: declared in record.h */
 
@@ -405,6 +465,8 @@ void ktls_dev_exit(void);
 struct ktls_dev *ktls_dev_lookup(struct sock *sk, enum ktls_dev_dir dir,
 				 const struct ktls_prot *prot);
 void ktls_dev_put(struct ktls_dev *kd);
+struct net_device *ktls_dev_netdev(const struct ktls_dev *kd);
+const struct ktls_dev_ops *ktls_dev_ops_of(const struct ktls_dev *kd);
 
 /* diag.c */
 int ktls_diag_get_info(struct sock *sk, struct sk_buff *skb);

@@ -8,11 +8,11 @@
  * Documentation/offload.md explains it with kmod/sim/ktls_sim.c, the
  * simulated NIC, as the worked example.
  *
- * STATUS: first step.  Devices register, ktls tracks them and finds the
- * one a socket's route leaves through, but no connection is offloaded
- * yet: ktls never calls add, del or resync today.  The rules below for
- * those calls are what the device data path will keep; the driver side
- * of them can be written now.
+ * STATUS: TX offload works (kmod/tx_dev.c; kmod/sim/ktls_sim.c is the
+ * worked example): ktls calls add and del for TX directions and hands the
+ * driver plaintext records.  RX offload and resync do not exist yet:
+ * ktls never calls add for RX, nor resync; the rules below for them are
+ * what that step will keep.
  *
  * Registering
  * -----------
@@ -56,8 +56,8 @@
  *	keeps what it needs in its area, ktls_dev_conn_priv(conn)
  *	(ops->priv_size bytes, zeroed, 8-byte aligned); info is ktls's and
  *	is gone when add returns.  Return 0, or a negative errno, after
- *	which the direction stays on the software path (counted) and del is
- *	not called: -ENOSPC when out of contexts, -EOPNOTSUPP when it
+ *	which the direction stays on the software path (counted in
+ *	TlsTxDeviceRefused) and del is not called: -ENOSPC when out of contexts, -EOPNOTSUPP when it
  *	declines this connection.
  *	Context: process, from setsockopt(SOL_TLS, TLS_TX/TLS_RX), with
  *	the socket lock held (lock_sock: owned, not spinning) and ktls's
@@ -65,10 +65,13 @@
  *	take the socket lock or RTNL.
  *   del(dev, conn, dir)
  *	The direction leaves the device: release what add set up.  Called
- *	exactly once per successful add: at close, on a rekey (TLS 1.3
- *	KeyUpdate: del, then add with the new key), when the device goes
- *	down, loses the feature or is unregistered (the socket continues in
- *	software), and from ktls_dev_unregister().  When it is called no
+ *	exactly once per successful add: once the socket is freed (an
+ *	orphaned socket's records are still the device's to encrypt after
+ *	close()), when the device goes down or is unregistered (the socket
+ *	continues in software), and from ktls_dev_unregister().  Turning
+ *	the feature off keeps the connections already on the device; new
+ *	ones stay in software.  (TLS 1.3 KeyUpdate on an offloaded TX
+ *	direction is refused with EOPNOTSUPP for now.)  When it is called no
  *	packet of the connection is on its way to the driver any more
  *	(ktls waits for an RCU-net grace period, synchronize_net()), and no
  *	resync call for it is running or will come.  After del returns the
@@ -88,19 +91,24 @@
  * The ops of one connection direction never run concurrently with each
  * other; different connections' may.
  *
- * Records and ordering (what the TX data path will hand the driver)
+ * Records and ordering (what the TX data path hands the driver)
  * --------------------
  * On an offloaded TX direction ktls writes whole records into the TCP
  * stream in plaintext, each laid out as on the wire: the 5-byte header,
- * room for the explicit nonce (TLS 1.2 AES-GCM/CCM: 8 bytes, holding the
- * nonce already), the plaintext, for TLS 1.3 the inner content type, and
- * room for the tag.  Record sequence numbers grow by one per record from
- * the rec_seq given to add (and resync).  Segments reach the driver in
- * TCP sequence order, except retransmissions, which may start anywhere in
- * a record: ktls will export a lookup from a TCP sequence number to the
- * record (its start, record sequence number and plaintext), kept until
- * TCP has the record acked.  RX: the driver marks each skb it decrypted
- * and authenticated (skb->decrypted); ktls decrypts in software any
+ * the explicit nonce (TLS 1.2 AES-GCM/CCM: 8 bytes, filled in), the
+ * plaintext, for TLS 1.3 the inner content type, and room for the tag
+ * (zeroed).  The first record starts at start_tcp_sn, each next one where
+ * the last ended; record sequence numbers grow by one per record from the
+ * rec_seq given to add.  TCP marks the skbs carrying them (skb->decrypted:
+ * "plaintext, the device encrypts") and never mixes them with bytes sent
+ * before offload started.  Segments reach the driver in TCP sequence
+ * order, except retransmissions, which may start anywhere in a record:
+ * ktls_dev_tx_record() (below) finds a record by any TCP sequence number
+ * in it, until TCP has it acked.  A segment routed through any other
+ * device, or sent after the connection left this one (down, unregister),
+ * never reaches the driver marked: ktls seals it in software on its way
+ * out.  RX (not yet): the driver will mark each skb it decrypted and
+ * authenticated (skb->decrypted); ktls will decrypt in software any
  * record of which not every byte came that way.
  *
  * The in-tree module
@@ -197,6 +205,36 @@ struct ktls_dev_ops {
 
 int ktls_dev_register(struct net_device *dev, const struct ktls_dev_ops *ops);
 void ktls_dev_unregister(struct net_device *dev);
+
+/*
+ * TX: the driver's transmit path, for an skb with skb->decrypted set.
+ *
+ * ktls_dev_tx_conn(skb) is the offloaded TX connection the skb belongs
+ * to, or NULL (not a ktls socket in device mode: such an skb must not be
+ * sent).  The driver checks conn->dev is itself.  Valid while the driver
+ * holds the skb; bottom halves off (the transmit path), not hard IRQ.
+ *
+ * ktls_dev_tx_record(conn, seq, rec, buf, buf_len) finds the record that
+ * holds TCP sequence number seq and copies all of it, as laid out on the
+ * wire with room for the tag, into buf (at least rec->len bytes; any
+ * record fits in KTLS_DEV_TX_REC_MAX): rec says where it starts, how long
+ * it is and its record sequence number.  A segment may start and end
+ * anywhere in a record (retransmissions, TSO); the tag needs all of it.
+ * Returns 0, -ENOENT (no such record: acked already, or seq is before
+ * offload started) or -EMSGSIZE (buf too small).  Same context.
+ */
+struct ktls_dev_tx_rec {
+	u32 tcp_seq;		/* the record's first byte (its header) */
+	u32 len;		/* its bytes on the wire, header to tag */
+	u8 rec_seq[8];		/* record sequence number, big endian */
+};
+
+/* header(5) + explicit nonce(8) + 2^14 + inner type(1) + tag(16) */
+#define KTLS_DEV_TX_REC_MAX	(5 + 8 + 16384 + 1 + 16)
+
+struct ktls_dev_conn *ktls_dev_tx_conn(const struct sk_buff *skb);
+int ktls_dev_tx_record(struct ktls_dev_conn *conn, u32 tcp_seq,
+		       struct ktls_dev_tx_rec *rec, u8 *buf, u32 buf_len);
 
 #if IS_ENABLED(CONFIG_TLS_DEVICE)
 /* For dev->tlsdev_ops of a ktls-only device: keeps tls.ko off it. */

@@ -25,13 +25,18 @@ static int __init ktls_init(void)
 	err = ktls_dev_init();
 	if (err)
 		goto err_handshake;
-	err = ktls_ulp_register();
+	err = ktls_tx_dev_init();
 	if (err)
 		goto err_dev;
+	err = ktls_ulp_register();
+	if (err)
+		goto err_tx_dev;
 	pr_info("ktls: TLS record layer registered as TCP ULP \"%s\"\n",
 		KTLS_ULP_NAME);
 	return 0;
 
+err_tx_dev:
+	ktls_tx_dev_exit();
 err_dev:
 	ktls_dev_exit();
 err_handshake:
@@ -46,6 +51,7 @@ err_stats:
 static void __exit ktls_exit(void)
 {
 	ktls_ulp_unregister();
+	ktls_tx_dev_exit();	/* its work items put devices */
 	ktls_dev_exit();
 	ktls_handshake_exit();
 	ktls_tx_sw_wq_exit();

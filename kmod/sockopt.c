@@ -37,19 +37,24 @@ static const char *ktls_dir_name(bool tx)
 }
 
 /*
- * The data path a direction gets with its first key.  Only the software
- * one exists today.  The device the socket's route leaves through is
- * looked up already (device.c): when it offers the direction, the device
- * path will ask its add here and keep software if that fails.  Until
- * then such a direction runs in software too, and nothing counts it.
+ * The data path a direction gets with its first key.  TX: the device the
+ * socket's route leaves through (device.c), when it offers the direction
+ * and its add takes the connection (tx_dev.c); else software, and a
+ * refusal is counted.  RX has only the software path so far: the device
+ * is looked up, and such a direction runs in software uncounted.
  */
 static const struct ktls_tx_ops *ktls_tx_pick(struct sock *sk,
 					      struct ktls_ctx *ctx)
 {
 	struct ktls_dev *kd = ktls_dev_lookup(sk, KTLS_DEV_TX, &ctx->prot);
 
+#if IS_ENABLED(CONFIG_TLS_DEVICE)
+	if (kd && !ktls_tx_dev_start(sk, ctx, kd))
+		return &ktls_tx_dev_ops;
+#else
 	if (kd)
 		ktls_dev_put(kd);
+#endif
 	return &ktls_tx_sw_ops;
 }
 

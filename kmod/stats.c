@@ -44,6 +44,12 @@ static const char *const ktls_stat_names[KTLS_STAT_NUM] = {
 	 * connection because TCP refused records (tx_sw.c) */
 	[KTLS_STAT_TX_FIN_DEFERRED]	= "TlsTxFinDeferred",
 	[KTLS_STAT_TX_CLOSE_RESET]	= "TlsTxCloseReset",
+	/* ktls only: TX directions a device's add refused (they run in
+	 * software), and segments of offloaded records that left through
+	 * another device or after the connection left its device, sealed
+	 * by the software fallback (tx_dev.c) */
+	[KTLS_STAT_TX_DEVICE_REFUSED]	= "TlsTxDeviceRefused",
+	[KTLS_STAT_TX_DEVICE_FALLBACK]	= "TlsTxDeviceFallback",
 };
 
 struct ktls_mib {

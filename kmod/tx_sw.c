@@ -138,6 +138,8 @@ static void tx_put_frags(struct ktls_tx_rec *r)
 {
 	unsigned int i;
 
+	ktls_tx_dev_rec_free(r->keep);
+	r->keep = NULL;
 	for (i = 0; i < r->nfrags; i++)
 		put_page(r->frags[i].page);
 	r->nfrags = 0;
@@ -148,7 +150,9 @@ static void tx_put_frags(struct ktls_tx_rec *r)
 	r->state = KTLS_REC_FREE;
 }
 
-/* The oldest record went to TCP (or is dropped): free its slot. */
+/* The oldest record went to TCP (or is dropped): free its slot.  (In
+ * device mode tx_dev.c holds its pages too, from its first push until
+ * TCP has it acked.) */
 static void tx_retire_head(struct ktls_tx *tx)
 {
 	tx_put_frags(tx_rec(tx, 0));
@@ -251,6 +255,35 @@ static int tx_put(struct sock *sk, struct ktls_tx *tx, struct ktls_tx_rec *r,
 }
 
 static void tx_crypt_work(struct work_struct *work);
+
+/*
+ * Device mode's seal: the header and explicit nonce are written; zero the
+ * room for the tag (the NIC writes the tag there, and no stale kernel
+ * memory may reach a wire that does not), note the record sequence
+ * number, and the record is ready for TCP as it is.
+ */
+static int tx_seal_plain(struct ktls_tx *tx, struct ktls_tx_rec *r,
+			 const struct ktls_prot *prot, u32 plain)
+{
+	u32 left = prot->cipher->tag_size;
+	int i;
+
+	for (i = r->nfrags - 1; i >= 0 && left; i--) {
+		struct ktls_frag *f = &r->frags[i];
+		u32 n = min(left, f->len);
+
+		memset((u8 *)page_address(f->page) + f->off + f->len - n, 0,
+		       n);
+		left -= n;
+	}
+	ktls_tx_dev_rec_sealed(r->keep, tx->d.seq);
+	ktls_dir_advance(&tx->d, prot);
+	r->plain = plain;
+	r->push_frag = 0;
+	r->push_off = 0;
+	smp_store_release(&r->state, KTLS_REC_SEALED);
+	return 0;
+}
 
 /* Is a record of ours with the worker?  (Only one ever is: crypt_busy, the
  * last one given to it, which stays set after the worker is done.) */
@@ -363,6 +396,13 @@ static int tx_seal(struct sock *sk, struct ktls_ctx *ctx,
 
 	if (d->exhausted)
 		return -EBADMSG;
+	/* Device mode: what outlives the push, taken while failing is
+	 * still harmless (the record stays open). */
+	if (tx->dev && !r->keep) {
+		r->keep = ktls_tx_dev_rec_alloc(sk);
+		if (!r->keep)
+			return -ENOMEM;
+	}
 
 	if (prot->version == TLS_1_3_VERSION) {
 		err = tx_room(sk, tx, r, 1, &dst, KTLS_TX_FRAGS);
@@ -391,6 +431,8 @@ static int tx_seal(struct sock *sk, struct ktls_ctx *ctx,
 	hdr[4] = ct_len & 0xff;
 	memcpy(hdr + KTLS_HEADER_SIZE, d->nonce + prot->cipher->salt_size,
 	       prot->explicit_nonce);
+	if (tx->dev)
+		return tx_seal_plain(tx, r, prot, plain);
 
 	ktls_dir_aad(d, prot, r->type, r->len, hdr);
 	memcpy(r->aad, d->aad, prot->aad_size);
@@ -552,6 +594,20 @@ static int tx_push(struct sock *sk, struct ktls_tx *tx, int flags)
 			 * is the writer's to send (tx_write). */
 			int fl = flags | MSG_DONTWAIT | MSG_NOSIGNAL;
 			ssize_t ret;
+
+			/* Device mode: TCP marks the skbs for the NIC, and
+			 * before TCP may send any of the record, the NIC
+			 * must be able to find it. */
+			if (tx->dev) {
+				fl |= MSG_SENDPAGE_DECRYPTED;
+				if (r->keep) {
+					ktls_tx_dev_rec_pushed(tx->dev,
+						r->keep,
+						tcp_sk(sk)->write_seq,
+						r->frags, r->nfrags);
+					r->keep = NULL;
+				}
+			}
 
 			/* More follows at once: this record's next frag, or
 			 * the next record if it is sealed too. */
@@ -1227,3 +1283,31 @@ const struct ktls_tx_ops ktls_tx_sw_ops = {
 	.release	= ktls_tx_sw_release,
 	.free		= ktls_tx_sw_free,
 };
+
+#if IS_ENABLED(CONFIG_TLS_DEVICE)
+/* TLS 1.3 KeyUpdate on an offloaded direction: not yet (tx_dev.c). */
+static int ktls_tx_dev_rekey(struct sock *sk, struct ktls_ctx *ctx,
+			     const struct tls_crypto_info *info)
+{
+	return -EOPNOTSUPP;
+}
+
+/* The same record layer, sealing for the NIC (tx->dev, tx_dev.c). */
+const struct ktls_tx_ops ktls_tx_dev_ops = {
+	.conf		= KTLS_CONF_HW,
+	.stat_new	= KTLS_STAT_TX_DEVICE,
+	.stat_curr	= KTLS_STAT_CURR_TX_DEVICE,
+	.init		= ktls_tx_sw_init,
+	.rekey		= ktls_tx_dev_rekey,
+	.open		= ktls_tx_sw_open,
+	.sendmsg	= ktls_tx_sw_sendmsg,
+#ifdef KTLS_COMPAT_SENDPAGE
+	.sendpage	= ktls_tx_sw_sendpage,
+#endif
+	.flush		= ktls_tx_sw_flush,
+	.drain		= ktls_tx_sw_drain,
+	.write_space	= ktls_tx_sw_write_space,
+	.release	= ktls_tx_sw_release,
+	.free		= ktls_tx_sw_free,
+};
+#endif

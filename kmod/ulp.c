@@ -242,6 +242,7 @@ static void ktls_close(struct sock *sk, long timeout)
 {
 	struct ktls_ctx *ctx = ktls_get_ctx(sk);
 	struct proto *base = ctx->sk_proto;
+	bool keep;
 
 	ktls_hs_sock_close(sk, ctx);	/* a handshake in progress ends */
 	mutex_lock(&ctx->tx_lock);
@@ -249,8 +250,12 @@ static void ktls_close(struct sock *sk, long timeout)
 	if (ctx->tx_conf != KTLS_CONF_BASE)
 		ctx->tx_ops->release(sk, ctx);
 
+	/* An offloaded TX direction's records are still TCP's to send:
+	 * the context stays attached until the socket is freed (tx_dev.c). */
+	keep = ktls_tx_dev_closed(sk, ctx);
 	write_lock_bh(&sk->sk_callback_lock);
-	rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, NULL);
+	if (!keep)
+		rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, NULL);
 	WRITE_ONCE(sk->sk_prot, base);
 	if (sk->sk_socket)
 		WRITE_ONCE(sk->sk_socket->ops, ctx->sk_ops);
@@ -272,7 +277,8 @@ static void ktls_close(struct sock *sk, long timeout)
 	}
 	mutex_destroy(&ctx->tx_lock);
 	/* sock_diag may still look at the context under RCU. */
-	call_rcu(&ctx->rcu, ktls_ctx_free_rcu);
+	if (!keep)
+		call_rcu(&ctx->rcu, ktls_ctx_free_rcu);
 
 	base->close(sk, timeout);
 }

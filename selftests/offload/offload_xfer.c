@@ -3,12 +3,13 @@
  * offload_xfer - one kTLS connection across two network namespaces, every
  * byte checked; the peer program of selftests/offload/run.
  *
- *   offload_xfer server PORT SIZE [-v 12|13] [-p] [-H FILE]
- *   offload_xfer client ADDR PORT SIZE [-v 12|13] [-p] [-H FILE]
+ *   offload_xfer server PORT SIZE [-v 12|13] [-c CIPHER] [-p] [-H FILE]
+ *   offload_xfer client ADDR PORT SIZE [-v 12|13] [-c CIPHER] [-p] [-H FILE]
  *
- * Both ends attach the ULP $KTLS_ULP (default "ktls") and install fixed
- * AES-GCM-128 keys (TLS 1.3 by default, -v 12: TLS 1.2), one per
- * direction.  The client sends SIZE bytes of a known pattern, the server
+ * Both ends attach the ULP $KTLS_ULP (default "ktls"; each end may have
+ * its own) and install fixed keys (TLS 1.3 by default, -v 12: TLS 1.2),
+ * one per direction, of the cipher -c gcm128 (default), gcm256, ccm128 or
+ * chacha.  The client sends SIZE bytes of a known pattern, the server
  * checks them and sends SIZE bytes of another pattern back, the client
  * checks those.  -p: plain TCP, no ULP.  -H FILE: then wait (30 s at most)
  * until FILE exists, try to send once more and report what send()
@@ -42,19 +43,39 @@ static uint8_t pattern(uint64_t off, uint8_t seed)
 	return (uint8_t)(((off * 2654435761u) >> 13) ^ (off >> 16) ^ seed);
 }
 
+/* The ciphers -c names; every crypto_info is info | iv | key | salt |
+ * rec_seq. */
+static const struct cipher {
+	const char *name;
+	uint16_t type;
+	size_t iv, key, salt;
+} ciphers[] = {
+	{ "gcm128", TLS_CIPHER_AES_GCM_128, 8, 16, 4 },
+	{ "gcm256", TLS_CIPHER_AES_GCM_256, 8, 32, 4 },
+	{ "ccm128", TLS_CIPHER_AES_CCM_128, 8, 16, 4 },
+	{ "chacha", TLS_CIPHER_CHACHA20_POLY1305, 12, 32, 0 },
+};
+static const struct cipher *cipher = &ciphers[0];
+
 static void set_key(int fd, int optname, uint16_t version, uint8_t seed)
 {
-	struct tls12_crypto_info_aes_gcm_128 ci;
+	uint8_t ci[sizeof(struct tls_crypto_info) + 12 + 32 + 4 + 8];
+	struct tls_crypto_info info = {
+		.version = version,
+		.cipher_type = cipher->type,
+	};
+	uint8_t *p = ci + sizeof(info);
+	size_t len = sizeof(info) + cipher->iv + cipher->key + cipher->salt +
+		     8;
 
-	memset(&ci, 0, sizeof(ci));
-	ci.info.version = version;
-	ci.info.cipher_type = TLS_CIPHER_AES_GCM_128;
-	memset(ci.key, seed, sizeof(ci.key));
-	memset(ci.salt, seed ^ 0x5a, sizeof(ci.salt));
-	memset(ci.iv, seed ^ 0xa5, sizeof(ci.iv));
-	if (setsockopt(fd, SOL_TLS, optname, &ci, sizeof(ci)))
-		ku_die("setsockopt(%s): %s", optname == TLS_TX ? "TLS_TX" :
-		       "TLS_RX", strerror(errno));
+	memset(ci, 0, sizeof(ci));
+	memcpy(ci, &info, sizeof(info));
+	memset(p, seed ^ 0xa5, cipher->iv);
+	memset(p + cipher->iv, seed, cipher->key);
+	memset(p + cipher->iv + cipher->key, seed ^ 0x5a, cipher->salt);
+	if (setsockopt(fd, SOL_TLS, optname, ci, len))
+		ku_die("setsockopt(%s, %s): %s", optname == TLS_TX ? "TLS_TX" :
+		       "TLS_RX", cipher->name, strerror(errno));
 }
 
 static void attach(int fd, bool server, uint16_t version)
@@ -152,12 +173,24 @@ int main(int argc, char **argv)
 	optind = server ? 4 : 5;
 	if (argc < optind)
 		goto usage;
-	while ((opt = getopt(argc, argv, "v:pH:")) != -1) {
+	while ((opt = getopt(argc, argv, "v:c:pH:")) != -1) {
 		switch (opt) {
 		case 'v':
 			version = atoi(optarg) == 12 ? TLS_1_2_VERSION :
 						       TLS_1_3_VERSION;
 			break;
+		case 'c': {
+			size_t i;
+
+			cipher = NULL;
+			for (i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]);
+			     i++)
+				if (!strcmp(optarg, ciphers[i].name))
+					cipher = &ciphers[i];
+			if (!cipher)
+				goto usage;
+			break;
+		}
 		case 'p':
 			plain = true;
 			break;
@@ -213,8 +246,9 @@ int main(int argc, char **argv)
 	return 0;
 
 usage:
-	fprintf(stderr, "usage: %s server PORT SIZE [-v 12|13] [-p] [-H FILE]\n"
-		"       %s client ADDR PORT SIZE [-v 12|13] [-p] [-H FILE]\n",
+	fprintf(stderr, "usage: %s server PORT SIZE [-v 12|13] [-c CIPHER] [-p] [-H FILE]\n"
+		"       %s client ADDR PORT SIZE [-v 12|13] [-c CIPHER] [-p] [-H FILE]\n"
+		"CIPHER: gcm128, gcm256, ccm128 or chacha\n",
 		argv[0], argv[0]);
 	return 2;
 }
