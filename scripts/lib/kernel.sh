@@ -9,7 +9,9 @@
 # 6.12, Debian 12's linux-image-6.12.*+deb12-amd64 (bookworm-security).
 #
 #   kt_kernel_line LINE   validates LINE and sets, for it:
-#     KT_LINE       6.1 or 6.12
+#     KT_KERNEL_LINE  6.1 or 6.12 (not KT_LINE: that is the summary line
+#                   test.sh's kt_parse_summary sets, which once replaced
+#                   this one and left bench and mutants out of make check)
 #     KT_KVER_FILE  where scripts/deps writes the ABI version it resolved
 #                   ($KTLS_CACHE/kver for 6.1, $KTLS_CACHE/kver-6.12)
 #     KT_KMOD       the folder ktls.ko is built in: kmod/ for 6.1;
@@ -23,12 +25,12 @@
 kt_kernel_line() {
 	case $1 in
 	6.1)
-		KT_LINE=6.1
+		KT_KERNEL_LINE=6.1
 		KT_KVER_FILE=$KTLS_CACHE/kver
 		KT_KMOD=$REPO/kmod
 		;;
 	6.12)
-		KT_LINE=6.12
+		KT_KERNEL_LINE=6.12
 		KT_KVER_FILE=$KTLS_CACHE/kver-6.12
 		KT_KMOD=$REPO/build/kernel-6.12/kmod
 		;;
@@ -40,7 +42,7 @@ kt_kernel_line() {
 }
 
 kt_kernel_headers() {
-	if [ "$KT_LINE" = 6.1 ]; then
+	if [ "$KT_KERNEL_LINE" = 6.1 ]; then
 		echo "/usr/src/linux-headers-$1"
 	else
 		echo "$KTLS_CACHE/headers-$1/usr/src/linux-headers-$1"
